@@ -1,0 +1,106 @@
+// Package cli owns the command line: one options struct and one run function
+// per command. It wires config, graph, deploy, target and sandbox together
+// and maps errors to documented exit codes.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes (documented in the README).
+const (
+	ExitOK          = 0
+	ExitFailed      = 1 // a stack (or doctor row) failed
+	ExitUsage       = 2 // bad usage or bad config
+	ExitInterrupted = 130
+)
+
+// Version is the tool version, printed by --version.
+var Version = "0.1.0"
+
+// ExitError carries an exit code with the message to print (if any).
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit %d", e.Code)
+	}
+	return e.Err.Error()
+}
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// IO is where a command reads and writes.
+type IO struct {
+	In     io.Reader
+	Out    io.Writer // stdout: graph output, machine output, sandbox ready line
+	ErrOut io.Writer // stderr: status lines, logs, errors
+}
+
+// Main runs the CLI and returns the exit code.
+func Main(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, args, IO{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr})
+}
+
+// Run runs the CLI with explicit streams; tests call it directly.
+func Run(ctx context.Context, args []string, stdio IO) int {
+	root := NewRootCmd(stdio)
+	root.SetArgs(args)
+	root.SetIn(stdio.In)
+	root.SetOut(stdio.Out)
+	root.SetErr(stdio.ErrOut)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		if ee.Err != nil {
+			fmt.Fprintln(stdio.ErrOut, "error:", ee.Err)
+		}
+		return ee.Code
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(stdio.ErrOut, "interrupted:", err)
+		return ExitInterrupted
+	}
+	// Errors from cobra itself (unknown flag, wrong arg count) are usage errors.
+	fmt.Fprintln(stdio.ErrOut, "error:", err)
+	return ExitUsage
+}
+
+// NewRootCmd builds the command tree.
+func NewRootCmd(stdio IO) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "stacker",
+		Short:         "Build, diff and destroy CloudFormation stacks across accounts and regions",
+		Version:       Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetVersionTemplate("stacker {{.Version}}\n")
+	root.AddCommand(
+		newBuildCmd(stdio),
+		newDestroyCmd(stdio),
+		newDiffCmd(stdio),
+		newInfoCmd(stdio),
+		newGraphCmd(stdio),
+		newSandboxCmd(stdio),
+		newDoctorCmd(stdio),
+		newDemoCmd(stdio),
+		newCacheCmd(stdio),
+	)
+	return root
+}
