@@ -17,8 +17,8 @@ type Blueprint interface {
 
 // Input is what a blueprint renders from.
 type Input struct {
-	Name        string         // the stack's config name
-	FQN         string         // CloudFormation stack name
+	Name        string // the stack's config name
+	FQN         string // CloudFormation stack name
 	Namespace   string
 	Description string         // the stack's description key, "" if unset
 	Variables   map[string]any // validated values, defaults applied

@@ -1,14 +1,68 @@
 package cli
 
 import (
-	"errors"
+	"context"
+	"fmt"
 
 	"github.com/spf13/cobra"
+	"github.com/stacker-go/stacker/internal/doctor"
+	"github.com/stacker-go/stacker/internal/ui"
 )
 
-// TODO(owner): replace this placeholder.
-func newDoctorCmd(stdio IO) *cobra.Command {
-	return &cobra.Command{Use: "doctor", RunE: func(*cobra.Command, []string) error {
-		return &ExitError{Code: ExitUsage, Err: errors.New("doctor: not implemented yet")}
-	}}
+// DoctorOptions are the flags of `stacker doctor`.
+type DoctorOptions struct {
+	Common CommonOptions
+}
+
+func newDoctorCmd(stdio IO) *cobra.Command { return newDoctorCmdWith(stdio, runDoctor) }
+
+func newDoctorCmdWith(stdio IO, runF func(context.Context, IO, *DoctorOptions) error) *cobra.Command {
+	o := &DoctorOptions{}
+	cmd := &cobra.Command{
+		Use:   "doctor [environment] config",
+		Short: "Check credentials, accounts, template bucket and CloudFormation for every target",
+		Long: `For every distinct target (profile and region) of the config, in parallel:
+the credentials resolve (assuming roles, with MFA when required), the caller
+is in the expected account (account_id, accounts:), the template bucket is
+readable as that target (a probe object written with the top-level
+credentials and removed afterwards), and CloudFormation answers.
+
+Prints one row per target and exits 1 if any row fails, with the fix in the row.`,
+		Args: positionalArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Common.complete(cmd, args); err != nil {
+				return usageErr(err)
+			}
+			o.Common.Stdin = stdio.In
+			return runF(cmd.Context(), stdio, o)
+		},
+	}
+	addCommonFlags(cmd, &o.Common, true)
+	return cmd
+}
+
+func runDoctor(ctx context.Context, stdio IO, o *DoctorOptions) error {
+	o.Common.setupLogging(stdio)
+	cfg, _, err := loadConfig(&o.Common)
+	if err != nil {
+		return usageErr(err)
+	}
+	printWarnings(stdio, cfg)
+	console := ui.NewConsole(stdio.In, stdio.Out, stdio.ErrOut)
+	rows, err := doctor.Run(ctx, doctor.Options{Config: cfg, Targets: o.Common.Targets(console)})
+	doctor.Render(stdio.Out, rows)
+	if err != nil {
+		return runErr(ctx, err)
+	}
+	failed := 0
+	for _, r := range rows {
+		if r.Failed() {
+			failed++
+		}
+	}
+	if failed > 0 {
+		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("doctor: %d of %d target(s) failed", failed, len(rows))}
+	}
+	fmt.Fprintf(stdio.ErrOut, "doctor: all %d target(s) ok\n", len(rows))
+	return nil
 }

@@ -1,14 +1,63 @@
 package cli
 
 import (
-	"errors"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/stacker-go/stacker/internal/graph"
 )
 
-// TODO(owner): replace this placeholder.
-func newGraphCmd(stdio IO) *cobra.Command {
-	return &cobra.Command{Use: "graph", RunE: func(*cobra.Command, []string) error {
-		return &ExitError{Code: ExitUsage, Err: errors.New("graph: not implemented yet")}
-	}}
+// GraphOptions are the flags of `stacker graph`.
+type GraphOptions struct {
+	Common CommonOptions
+	Format string // dot, json or mermaid
+	Reduce bool   // transitive reduction first
+}
+
+func newGraphCmd(stdio IO) *cobra.Command { return newGraphCmdWith(stdio, runGraph) }
+
+func newGraphCmdWith(stdio IO, runF func(context.Context, IO, *GraphOptions) error) *cobra.Command {
+	o := &GraphOptions{}
+	cmd := &cobra.Command{
+		Use:   "graph [environment] config",
+		Short: "Print the dependency graph of a config (dot, json or mermaid; no AWS calls)",
+		Args:  positionalArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Common.complete(cmd, args); err != nil {
+				return usageErr(err)
+			}
+			if !slices.Contains(graph.Formats, o.Format) {
+				return usageErr(fmt.Errorf("-f/--format %q: want one of %s", o.Format, strings.Join(graph.Formats, ", ")))
+			}
+			o.Common.Stdin = stdio.In
+			return runF(cmd.Context(), stdio, o)
+		},
+	}
+	addCommonFlags(cmd, &o.Common, false)
+	cmd.Flags().StringVarP(&o.Format, "format", "f", "dot", "output format: "+strings.Join(graph.Formats, ", "))
+	cmd.Flags().BoolVar(&o.Reduce, "reduce", false, "drop edges implied by other edges (transitive reduction)")
+	return cmd
+}
+
+func runGraph(ctx context.Context, stdio IO, o *GraphOptions) error {
+	o.Common.setupLogging(stdio)
+	cfg, reg, err := loadConfig(&o.Common)
+	if err != nil {
+		return usageErr(err)
+	}
+	printWarnings(stdio, cfg)
+	g, err := buildGraph(cfg, reg)
+	if err != nil {
+		return usageErr(err)
+	}
+	if o.Reduce {
+		g = g.Reduce()
+	}
+	if err := g.Write(stdio.Out, o.Format); err != nil {
+		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("write graph: %w", err)}
+	}
+	return nil
 }

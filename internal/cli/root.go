@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -55,7 +56,16 @@ func Main(args []string) int {
 }
 
 // Run runs the CLI with explicit streams; tests call it directly.
-func Run(ctx context.Context, args []string, stdio IO) int {
+// Every error is printed as "error: ..." lines on ErrOut (one per error
+// when several are joined); a panic is reported in one line, never as a
+// Go trace.
+func Run(ctx context.Context, args []string, stdio IO) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(stdio.ErrOut, "error: internal error: %v (please report this)\n", r)
+			code = ExitFailed
+		}
+	}()
 	root := NewRootCmd(stdio)
 	root.SetArgs(args)
 	root.SetIn(stdio.In)
@@ -68,7 +78,7 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		if ee.Err != nil {
-			fmt.Fprintln(stdio.ErrOut, "error:", ee.Err)
+			printError(stdio.ErrOut, ee.Err)
 		}
 		return ee.Code
 	}
@@ -77,8 +87,21 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 		return ExitInterrupted
 	}
 	// Errors from cobra itself (unknown flag, wrong arg count) are usage errors.
-	fmt.Fprintln(stdio.ErrOut, "error:", err)
+	printError(stdio.ErrOut, err)
 	return ExitUsage
+}
+
+// printError prints err as "error: " lines: one per error of a joined
+// error (errors.Join, config.Errors), each on one line.
+func printError(w io.Writer, err error) {
+	if multi, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range multi.Unwrap() {
+			printError(w, e)
+		}
+		return
+	}
+	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "\n  ")
+	fmt.Fprintln(w, "error:", msg)
 }
 
 // NewRootCmd builds the command tree.

@@ -53,6 +53,9 @@ type Config struct {
 	// Warnings are non-fatal problems (unknown top-level keys, deprecations),
 	// each already formatted with its position.
 	Warnings []string
+
+	// index maps stack names to positions in Stacks (set by Load).
+	index map[string]int
 }
 
 // Target is a virtual graph node.

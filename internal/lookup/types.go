@@ -32,6 +32,12 @@ type Env struct {
 	// "" means the stack's region. Nil offline: AWS handlers then fail with a
 	// clear message.
 	AWS func(ctx context.Context, region string) (aws.Config, error)
+	// Target names the credentials AWS uses (a profile, an account...); it
+	// keys the xref/rxref output cache. "" falls back to Stack.
+	Target string
+	// Cache shares xref/rxref outputs between resolutions of one run; nil
+	// means a cache per Resolve call.
+	Cache *Cache
 }
 
 // Handler resolves one lookup type.

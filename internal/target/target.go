@@ -1,16 +1,35 @@
 // Package target owns credentials: profiles, role chains, MFA, the on-disk
 // credential cache, the per-target aws.Config factory and the account guard.
-// Nothing else in the tool builds credentials.
+// Nothing else in the tool builds credentials; it must not know about stacks,
+// templates or CloudFormation (it reads only the profile and region of a
+// config stack, for PreflightConfig).
+//
+// A chain is composed, aws-vault style, from small aws.CredentialsProvider
+// decorators: a source (static keys, environment, instance/container
+// metadata, or whatever the SDK resolves: SSO, credential_process, web
+// identity), an optional MFA session (sts:GetSessionToken, one prompt per
+// mfa_serial per run), then one AssumeRole per role_arn hop, each hop cached
+// on disk and in memory. Hops are shared between every profile and target
+// that chains through them, so the master role of the seed scenario is
+// assumed once per run however many sub-account profiles source from it.
 package target
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/stacker-go/stacker/internal/config"
+	"github.com/stacker-go/stacker/internal/ui"
+	"golang.org/x/sync/errgroup"
 )
 
 // Key identifies one distinct target: the profile ("" = the default
@@ -32,21 +51,48 @@ func (k Key) String() string {
 	return p + "/" + k.Region
 }
 
+// Environment variables the factory reads (besides the SDK's own).
+const (
+	EnvMFACode         = "STACKER_MFA_CODE"
+	EnvNoCache         = "STACKER_NO_CREDENTIAL_CACHE"
+	EnvCredentialCache = "STACKER_CREDENTIAL_CACHE_DIR"
+)
+
 // Options configure a Factory.
 type Options struct {
 	// DefaultProfile is --profile; DefaultRegion is --region.
 	DefaultProfile string
 	DefaultRegion  string
+	// MFACode is a code given with --mfa-code or STACKER_MFA_CODE; it answers
+	// the (single) MFA prompt without a terminal.
+	MFACode string
+	// NoCache turns the on-disk credential cache off (--no-credential-cache,
+	// STACKER_NO_CREDENTIAL_CACHE=1).
+	NoCache bool
+	// CacheDir overrides the cache directory (default: CacheDir()).
+	CacheDir string
+	// Console prompts for MFA codes (serialized with status output). Nil
+	// means no terminal.
+	Console *ui.Console
+	// Prompt, when set, replaces Console for MFA prompts (tests, embedders).
+	// It is called at most once per mfa_serial per Factory.
+	Prompt func(ctx context.Context, profile, serial string) (string, error)
+	// Logger receives one debug line per hop; nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // Factory builds one aws.Config per distinct target, once per run, and
 // shares it between every stack, lookup and upload that uses it.
 type Factory struct {
-	opts Options
+	opts  Options
+	log   *slog.Logger
+	codes *mfaCodes
 
 	mu       sync.Mutex
 	configs  map[Key]*cfgEntry
 	accounts map[Key]*acctEntry
+	chains   map[string]*chainEntry // by profile name
+	hops     map[string]*aws.CredentialsCache
 }
 
 type cfgEntry struct {
@@ -56,14 +102,40 @@ type cfgEntry struct {
 }
 
 type acctEntry struct {
-	once    sync.Once
-	account string
-	err     error
+	once sync.Once
+	id   Identity
+	err  error
+}
+
+type chainEntry struct {
+	once  sync.Once
+	chain *Chain
+	err   error
 }
 
 // NewFactory returns a Factory.
 func NewFactory(opts Options) *Factory {
-	return &Factory{opts: opts, configs: map[Key]*cfgEntry{}, accounts: map[Key]*acctEntry{}}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if opts.CacheDir == "" && !opts.NoCache {
+		if d, err := CacheDir(); err == nil {
+			opts.CacheDir = d
+		} else {
+			opts.NoCache = true
+		}
+	}
+	f := &Factory{
+		opts:     opts,
+		log:      log,
+		configs:  map[Key]*cfgEntry{},
+		accounts: map[Key]*acctEntry{},
+		chains:   map[string]*chainEntry{},
+		hops:     map[string]*aws.CredentialsCache{},
+	}
+	f.codes = &mfaCodes{fixed: opts.MFACode, console: opts.Console, prompt: opts.Prompt, got: map[string]*codeEntry{}}
+	return f
 }
 
 // Resolve fills in the defaults of a key (the --profile and --region).
@@ -77,6 +149,18 @@ func (f *Factory) Resolve(k Key) Key {
 	return k
 }
 
+// profileName is the profile a resolved key uses: its own, AWS_PROFILE,
+// AWS_DEFAULT_PROFILE, or "" (the SDK's default chain).
+func profileName(k Key) string {
+	if k.Profile != "" {
+		return k.Profile
+	}
+	if p := os.Getenv("AWS_PROFILE"); p != "" {
+		return p
+	}
+	return os.Getenv("AWS_DEFAULT_PROFILE")
+}
+
 // Config returns the aws.Config for a target, built once.
 func (f *Factory) Config(ctx context.Context, k Key) (aws.Config, error) {
 	k = f.Resolve(k)
@@ -88,24 +172,75 @@ func (f *Factory) Config(ctx context.Context, k Key) (aws.Config, error) {
 	}
 	f.mu.Unlock()
 	e.once.Do(func() {
-		var opts []func(*awsconfig.LoadOptions) error
-		if k.Profile != "" {
-			opts = append(opts, awsconfig.WithSharedConfigProfile(k.Profile))
-		}
-		if k.Region != "" {
-			opts = append(opts, awsconfig.WithRegion(k.Region))
-		}
-		e.cfg, e.err = awsconfig.LoadDefaultConfig(ctx, opts...)
+		e.cfg, e.err = f.buildConfig(ctx, k)
 		if e.err != nil {
-			e.err = fmt.Errorf("target %s: load AWS config: %w", k, e.err)
+			e.err = fmt.Errorf("target %s: %w", k, e.err)
 		}
 	})
 	return e.cfg, e.err
 }
 
+func (f *Factory) buildConfig(ctx context.Context, k Key) (aws.Config, error) {
+	ch, err := f.chain(ctx, profileName(k))
+	if err != nil {
+		return aws.Config{}, err
+	}
+	opts := sharedFileOptions()
+	if ch.Profile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(ch.Profile))
+	}
+	if k.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(k.Region))
+	}
+	opts = append(opts, awsconfig.WithCredentialsProvider(ch.Credentials))
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS config: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = defaultRegion
+	}
+	return cfg, nil
+}
+
+// Chain returns the credential chain of a target (shared by every region of
+// its profile).
+func (f *Factory) Chain(ctx context.Context, k Key) (*Chain, error) {
+	k = f.Resolve(k)
+	ch, err := f.chain(ctx, profileName(k))
+	if err != nil {
+		return nil, fmt.Errorf("target %s: %w", k, err)
+	}
+	return ch, nil
+}
+
+// Identity is who a target's credentials are (sts:GetCallerIdentity).
+type Identity struct {
+	Account string
+	ARN     string // e.g. arn:aws:sts::222222222222:assumed-role/Stacker/stacker
+}
+
+// RoleARN is the IAM role behind an assumed-role ARN (the principal a
+// bucket policy names), or the ARN itself for users and roots.
+func (id Identity) RoleARN() string {
+	parts := strings.SplitN(id.ARN, ":", 6)
+	if len(parts) != 6 || parts[2] != "sts" || !strings.HasPrefix(parts[5], "assumed-role/") {
+		return id.ARN
+	}
+	role, _, _ := strings.Cut(strings.TrimPrefix(parts[5], "assumed-role/"), "/")
+	return "arn:" + parts[1] + ":iam::" + parts[4] + ":role/" + role
+}
+
 // Account returns the account id the target's credentials belong to
 // (GetCallerIdentity, once per target per run).
 func (f *Factory) Account(ctx context.Context, k Key) (string, error) {
+	id, err := f.Identity(ctx, k)
+	return id.Account, err
+}
+
+// Identity returns the caller identity of a target (GetCallerIdentity,
+// once per target per run; Account shares the answer).
+func (f *Factory) Identity(ctx context.Context, k Key) (Identity, error) {
 	k = f.Resolve(k)
 	f.mu.Lock()
 	e, ok := f.accounts[k]
@@ -120,12 +255,135 @@ func (f *Factory) Account(ctx context.Context, k Key) (string, error) {
 			e.err = err
 			return
 		}
+		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
+			e.err = fmt.Errorf("target %s: %w", k, cleanErr(err))
+			return
+		}
 		out, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 		if err != nil {
 			e.err = fmt.Errorf("target %s: get caller identity: %w", k, err)
 			return
 		}
-		e.account = aws.ToString(out.Account)
+		e.id = Identity{Account: aws.ToString(out.Account), ARN: aws.ToString(out.Arn)}
+		f.log.Debug(fmt.Sprintf("target %s: caller is %s", k, e.id.ARN))
 	})
-	return e.account, e.err
+	return e.id, e.err
+}
+
+// CleanError drops the "failed to refresh cached credentials, " prefixes that
+// aws.CredentialsCache adds at every hop, keeping the hop's own message.
+func CleanError(err error) error { return cleanErr(err) }
+
+func cleanErr(err error) error {
+	for err != nil && strings.HasPrefix(err.Error(), "failed to refresh cached credentials, ") {
+		inner := errors.Unwrap(err)
+		if inner == nil {
+			break
+		}
+		err = inner
+	}
+	return err
+}
+
+// AccountMismatchError is the account guard's refusal: the target's
+// credentials resolve to another account than the one required.
+type AccountMismatchError struct {
+	Target Key
+	Want   string // required account id
+	Got    string // account the credentials resolve to
+	// Why names where Want came from ("account_id of stack prod/vpc",
+	// "accounts: entry for profile prod").
+	Why string
+}
+
+func (e *AccountMismatchError) Error() string {
+	why := ""
+	if e.Why != "" {
+		why = " (" + e.Why + ")"
+	}
+	return fmt.Sprintf("account guard: target %s resolves to account %s, but account %s is required%s; check the profile's role_arn or the expected account id",
+		e.Target, e.Got, e.Want, why)
+}
+
+// CheckAccount runs the account guard: it returns an *AccountMismatchError
+// when the target's account (GetCallerIdentity, once per run) is not want.
+// An empty want always passes.
+func (f *Factory) CheckAccount(ctx context.Context, k Key, want, why string) error {
+	if want == "" {
+		return nil
+	}
+	got, err := f.Account(ctx, k)
+	if err != nil {
+		return err
+	}
+	if got != want {
+		return &AccountMismatchError{Target: f.Resolve(k), Want: want, Got: got, Why: why}
+	}
+	return nil
+}
+
+// Preflight resolves the credentials of every target (in parallel, MFA
+// prompts one at a time and at most once per mfa_serial) so that a run that
+// cannot get credentials, for example because it needs an MFA code and has
+// neither a terminal nor --mfa-code, fails before any change. The errors of
+// all failing targets are joined, sorted by target.
+func (f *Factory) Preflight(ctx context.Context, keys []Key) error {
+	seen := map[Key]bool{}
+	var uniq []Key
+	for _, k := range keys {
+		k = f.Resolve(k)
+		if !seen[k] {
+			seen[k] = true
+			uniq = append(uniq, k)
+		}
+	}
+	errs := make([]error, len(uniq))
+	var g errgroup.Group
+	for i, k := range uniq {
+		g.Go(func() error {
+			cfg, err := f.Config(ctx, k)
+			if err == nil {
+				_, err = cfg.Credentials.Retrieve(ctx)
+				if err != nil {
+					err = fmt.Errorf("target %s: %w", k, cleanErr(err))
+				}
+			}
+			errs[i] = err
+			return nil
+		})
+	}
+	_ = g.Wait()
+	var out []error
+	for _, e := range errs {
+		if e != nil {
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Error() < out[j].Error() })
+	return errors.Join(out...)
+}
+
+// PreflightConfig runs Preflight over the targets a run of cfg touches: the
+// top-level target that uploads templates (when the config has a bucket)
+// and the target of every enabled stack among names (names that are not
+// stacks, such as config targets, are skipped). t is the run's Targets;
+// when it has no Preflight method nothing is checked. deploy.Build and
+// deploy.Destroy call it before their first change.
+func PreflightConfig(ctx context.Context, t any, cfg *config.Config, names []string) error {
+	p, ok := t.(interface {
+		Preflight(ctx context.Context, keys []Key) error
+	})
+	if !ok || cfg == nil {
+		return nil
+	}
+	var keys []Key
+	if cfg.BucketName() != "" {
+		keys = append(keys, Key{Region: cfg.StackerBucketRegion})
+	}
+	for _, name := range names {
+		if st := cfg.Stack(name); st != nil && st.Enabled {
+			keys = append(keys, Key{Profile: st.Profile, Region: st.Region})
+		}
+	}
+	return p.Preflight(ctx, keys)
 }

@@ -1,0 +1,234 @@
+package all_test
+
+import (
+	"context"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stacker-go/stacker/blueprint"
+	_ "github.com/stacker-go/stacker/blueprints/all"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+type renderCase struct {
+	golden    string
+	classPath string
+	vars      map[string]any
+	mappings  map[string]map[string]map[string]any
+	lint      bool // valid CloudFormation (the broken mocks are not)
+}
+
+var amiMap = map[string]map[string]map[string]any{
+	"AmiMap": {
+		"us-east-1": {"NAT": "ami-0123456789abcdef0"},
+		"us-west-2": {"NAT": "ami-0fedcba9876543210"},
+	},
+}
+
+var cases = []renderCase{
+	{"Dummy", "stacker.tests.fixtures.mock_blueprints.Dummy", nil, nil, true},
+	{"Dummy2", "blueprints.Dummy2", nil, nil, true},
+	{"LongRunningDummy", "blueprints.LongRunningDummy", nil, nil, false},
+	{"LongRunningDummy-3-unbroken", "blueprints.LongRunningDummy", map[string]any{"Count": 3, "BreakLast": false, "OutputValue": "x"}, nil, true},
+	{"Broken", "blueprints.Broken", nil, nil, false},
+	{"DiffTester", "blueprints.DiffTester", map[string]any{"WaitConditionCount": 2}, nil, true},
+	{"Bastion", "blueprints.Bastion", map[string]any{
+		"VpcId": "vpc-1", "DefaultSG": "sg-1", "PublicSubnets": []any{"subnet-1", "subnet-2"},
+		"PrivateSubnets": "subnet-3,subnet-4", "AvailabilityZones": []any{"us-east-1a", "us-east-1b"},
+		"SshKeyName": "key", "OfficeNetwork": "203.0.113.0/24",
+	}, nil, false}, // no resources, as stacker's mock
+	{"MockVPC", "stacker.tests.fixtures.mock_blueprints.VPC", map[string]any{
+		"PublicSubnets": "10.128.0.0/24,10.128.1.0/24", "PrivateSubnets": []any{"10.128.8.0/22", "10.128.12.0/22"},
+	}, nil, true},
+	{"VPC", "stacker_blueprints.vpc.VPC", map[string]any{
+		"PublicSubnets":  []any{"10.128.0.0/24", "10.128.1.0/24"},
+		"PrivateSubnets": []any{"10.128.8.0/22", "10.128.12.0/22"},
+	}, nil, true},
+	{"VPC-nat-instances", "blueprints.VPC", map[string]any{
+		"AZCount":        3,
+		"PublicSubnets":  "10.0.0.0/24, 10.0.1.0/24, 10.0.2.0/24",
+		"PrivateSubnets": []any{"10.0.8.0/22", "10.0.12.0/22", "10.0.16.0/22"},
+		"CidrBlock":      "10.0.0.0/16",
+		"UseNatGateway":  false,
+		"InternalDomain": "corp.internal",
+		"BaseDomain":     "example.com",
+		"SshKeyName":     "ops",
+		"InstanceType":   "t3.micro",
+	}, amiMap, true},
+}
+
+func render(t testing.TB, c renderCase) *blueprint.Template {
+	t.Helper()
+	bp, err := blueprint.Lookup(c.classPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars, err := blueprint.ResolveVariables(bp, c.golden, c.vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := bp.Render(context.Background(), &blueprint.Input{
+		Name: c.golden, FQN: "test-" + c.golden, Namespace: "test", Variables: vars, Mappings: c.mappings, Indent: 4,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tpl
+}
+
+func TestRenderGolden(t *testing.T) {
+	for _, c := range cases {
+		t.Run(c.golden, func(t *testing.T) {
+			tpl := render(t, c)
+			got := summary(tpl)
+			path := filepath.Join("testdata", c.golden+".golden")
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -update)", err)
+			}
+			if got != string(want) {
+				t.Errorf("rendered template differs from %s (run go test -update to accept):\n%s", path, got)
+			}
+		})
+	}
+}
+
+// summary is the body followed by what stacker extracts from it.
+func summary(t *blueprint.Template) string {
+	var b strings.Builder
+	b.Write(t.Body)
+	b.WriteString("\n--- format: " + t.Format + "\n--- parameters:\n")
+	for _, p := range t.Parameters {
+		b.WriteString("  " + p.Name + " (" + p.Type + ") = " + t.ParameterValues[p.Name] + "\n")
+	}
+	b.WriteString("--- outputs: " + strings.Join(t.Outputs, ", ") + "\n")
+	return b.String()
+}
+
+func TestShortAndStackerNames(t *testing.T) {
+	for _, n := range []string{"Dummy", "Dummy2", "LongRunningDummy", "Broken", "DiffTester", "Bastion"} {
+		for _, cp := range []string{"blueprints." + n, "stacker.tests.fixtures.mock_blueprints." + n} {
+			if _, err := blueprint.Lookup(cp); err != nil {
+				t.Errorf("Lookup(%q): %v", cp, err)
+			}
+		}
+	}
+	for _, cp := range []string{"stacker_blueprints.vpc.VPC", "blueprints.VPC", "stacker.tests.fixtures.mock_blueprints.VPC"} {
+		if _, err := blueprint.Lookup(cp); err != nil {
+			t.Errorf("Lookup(%q): %v", cp, err)
+		}
+	}
+}
+
+func TestVPCVariableErrors(t *testing.T) {
+	base := func() map[string]any {
+		return map[string]any{
+			"PublicSubnets":  []any{"10.128.0.0/24", "10.128.1.0/24"},
+			"PrivateSubnets": []any{"10.128.8.0/22", "10.128.12.0/22"},
+		}
+	}
+	tests := []struct {
+		name    string
+		change  map[string]any
+		mapping bool
+		wantErr string
+	}{
+		{"too few subnets for AZCount", map[string]any{"AZCount": 3}, false, "PublicSubnets has 2 subnets but AZCount is 3"},
+		{"not a CIDR", map[string]any{"PrivateSubnets": []any{"10.128.8.0/22", "nope"}}, false, `"nope" is not a CIDR block`},
+		{"subnet outside the VPC", map[string]any{"CidrBlock": "10.0.0.0/16"}, false, "10.128.0.0/24 is not inside CidrBlock 10.0.0.0/16"},
+		{"NAT instances need an AmiMap", map[string]any{"UseNatGateway": "false"}, false, `NAT instances need an "AmiMap" mapping`},
+		{"AZCount at least 1", map[string]any{"AZCount": 0}, false, "expected a value of at least 1"},
+		{"missing subnets", map[string]any{"PublicSubnets": nil}, false, `Variable "PublicSubnets" in blueprint "vpc" is missing`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := base()
+			for k, x := range tt.change {
+				v[k] = x
+			}
+			bp, _ := blueprint.Lookup("stacker_blueprints.vpc.VPC")
+			vars, err := blueprint.ResolveVariables(bp, "vpc", v)
+			if err == nil {
+				_, err = bp.Render(context.Background(), &blueprint.Input{Name: "vpc", Variables: vars})
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("error = %v, want it to contain %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// cfnLint finds cfn-lint: $STACKER_CFN_LINT, then PATH, then pyenv's shims.
+func cfnLint() string {
+	if p := os.Getenv("STACKER_CFN_LINT"); p != "" {
+		return p
+	}
+	if p, err := exec.LookPath("cfn-lint"); err == nil {
+		return p
+	}
+	home, _ := os.UserHomeDir()
+	for _, p := range []string{filepath.Join(home, ".pyenv/shims/cfn-lint"), "/root/.pyenv/shims/cfn-lint"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// TestCFNLint runs cfn-lint on every valid rendered template. Without
+// cfn-lint the test is skipped, unless STACKER_REQUIRE_CFN_LINT=1 (CI).
+func TestCFNLint(t *testing.T) {
+	lint := cfnLint()
+	if lint == "" {
+		if os.Getenv("STACKER_REQUIRE_CFN_LINT") == "1" {
+			t.Fatal("cfn-lint not found and STACKER_REQUIRE_CFN_LINT=1")
+		}
+		t.Skip("cfn-lint not installed (set STACKER_REQUIRE_CFN_LINT=1 to make this a failure)")
+	}
+	dir := t.TempDir()
+	var files []string
+	for _, c := range cases {
+		if !c.lint {
+			continue
+		}
+		p := filepath.Join(dir, c.golden+".json")
+		if err := os.WriteFile(p, render(t, c).Body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, p)
+	}
+	cmd := exec.Command(lint, append([]string{
+		// The mocks declare parameters they do not use, as stacker's do; the
+		// real VPC blueprint has no parameters, so nothing it needs is ignored.
+		"--ignore-checks", "W2001", "--"}, files...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("cfn-lint failed: %v\n%s", err, out)
+	}
+}
+
+func BenchmarkRenderVPC(b *testing.B) {
+	c := cases[len(cases)-1]
+	bp, _ := blueprint.Lookup(c.classPath)
+	b.ReportAllocs()
+	for b.Loop() {
+		vars, err := blueprint.ResolveVariables(bp, "vpc", c.vars)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := bp.Render(context.Background(), &blueprint.Input{Name: "vpc", Variables: vars, Mappings: c.mappings, Indent: 4}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

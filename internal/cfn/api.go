@@ -1,0 +1,113 @@
+// Package cfn is the CloudFormation provider: every CloudFormation
+// conversation for a stack (describe, create, update, delete, wait, events,
+// outputs) and the template bucket. It gets its clients from the caller
+// (built per target by internal/deploy from internal/target), never from a
+// global, and knows nothing of the config file, lookups or the DAG.
+package cfn
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+)
+
+// API lists the CloudFormation calls the provider makes; the SDK client
+// implements it, unit tests fake it.
+type API interface {
+	DescribeStacks(ctx context.Context, in *cloudformation.DescribeStacksInput, optFns ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error)
+	DescribeStackEvents(ctx context.Context, in *cloudformation.DescribeStackEventsInput, optFns ...func(*cloudformation.Options)) (*cloudformation.DescribeStackEventsOutput, error)
+	CreateStack(ctx context.Context, in *cloudformation.CreateStackInput, optFns ...func(*cloudformation.Options)) (*cloudformation.CreateStackOutput, error)
+	UpdateStack(ctx context.Context, in *cloudformation.UpdateStackInput, optFns ...func(*cloudformation.Options)) (*cloudformation.UpdateStackOutput, error)
+	DeleteStack(ctx context.Context, in *cloudformation.DeleteStackInput, optFns ...func(*cloudformation.Options)) (*cloudformation.DeleteStackOutput, error)
+	UpdateTerminationProtection(ctx context.Context, in *cloudformation.UpdateTerminationProtectionInput, optFns ...func(*cloudformation.Options)) (*cloudformation.UpdateTerminationProtectionOutput, error)
+	CreateChangeSet(ctx context.Context, in *cloudformation.CreateChangeSetInput, optFns ...func(*cloudformation.Options)) (*cloudformation.CreateChangeSetOutput, error)
+	DescribeChangeSet(ctx context.Context, in *cloudformation.DescribeChangeSetInput, optFns ...func(*cloudformation.Options)) (*cloudformation.DescribeChangeSetOutput, error)
+	DeleteChangeSet(ctx context.Context, in *cloudformation.DeleteChangeSetInput, optFns ...func(*cloudformation.Options)) (*cloudformation.DeleteChangeSetOutput, error)
+}
+
+// S3API lists the S3 calls of the template bucket.
+type S3API interface {
+	HeadBucket(ctx context.Context, in *s3.HeadBucketInput, optFns ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
+	CreateBucket(ctx context.Context, in *s3.CreateBucketInput, optFns ...func(*s3.Options)) (*s3.CreateBucketOutput, error)
+	PutBucketEncryption(ctx context.Context, in *s3.PutBucketEncryptionInput, optFns ...func(*s3.Options)) (*s3.PutBucketEncryptionOutput, error)
+	PutPublicAccessBlock(ctx context.Context, in *s3.PutPublicAccessBlockInput, optFns ...func(*s3.Options)) (*s3.PutPublicAccessBlockOutput, error)
+	HeadObject(ctx context.Context, in *s3.HeadObjectInput, optFns ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
+	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+}
+
+// Exact AWS error texts the provider matches (CloudFormation API, also
+// quoted in stacker 1.7 providers/aws/default.py).
+const (
+	// UpdateStack on a stack whose template, parameters and tags are unchanged.
+	textNoUpdates = "No updates are to be performed."
+	// DescribeStacks / UpdateStack for a missing stack ("Stack with id X does
+	// not exist", "Stack [X] does not exist").
+	textDoesNotExist = "does not exist"
+	// CreateStack/UpdateStack when CloudFormation cannot read TemplateURL.
+	TextTemplateURLAccess = "TemplateURL must reference a valid S3 object to which you have access."
+)
+
+// NewClients returns the SDK clients for one target: reads use a standard
+// retryer without the client-side retry quota (the provider's own token
+// bucket and throttling backoff govern them); mutating calls use the SDK's
+// adaptive retryer.
+func NewClients(cfg aws.Config) (read, write API) {
+	read = cloudformation.NewFromConfig(cfg, func(o *cloudformation.Options) {
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+			so.MaxAttempts = 3
+			so.RateLimiter = noQuota{}
+		})
+	})
+	write = cloudformation.NewFromConfig(cfg, func(o *cloudformation.Options) {
+		o.Retryer = retry.NewAdaptiveMode(func(ao *retry.AdaptiveModeOptions) {
+			ao.StandardOptions = append(ao.StandardOptions, func(so *retry.StandardOptions) { so.MaxAttempts = 8 })
+		})
+	})
+	return read, write
+}
+
+type noQuota struct{}
+
+func (noQuota) GetToken(context.Context, uint) (func() error, error) {
+	return func() error { return nil }, nil
+}
+func (noQuota) AddTokens(uint) error { return nil }
+
+func isNotExist(err error) bool {
+	return err != nil && strings.Contains(err.Error(), textDoesNotExist)
+}
+
+func isNoUpdates(err error) bool {
+	return err != nil && strings.Contains(err.Error(), textNoUpdates)
+}
+
+// IsThrottle reports whether err is a throttling error (the SDK's list of
+// throttle codes: Throttling, ThrottlingException, RequestLimitExceeded, ...).
+func IsThrottle(err error) bool {
+	if err == nil {
+		return false
+	}
+	if retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary {
+		return true
+	}
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return strings.Contains(ae.ErrorMessage(), "Rate exceeded")
+	}
+	return false
+}
+
+// apiMessage returns the service's message for an API error, else err.Error().
+func apiMessage(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) && ae.ErrorMessage() != "" {
+		return ae.ErrorMessage()
+	}
+	return err.Error()
+}

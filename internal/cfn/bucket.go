@@ -1,0 +1,143 @@
+package cfn
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+)
+
+// MaxTemplateBody is CloudFormation's limit for an inline TemplateBody.
+const MaxTemplateBody = 51200
+
+// Bucket is the template bucket: content-addressed uploads, created on
+// first use with default encryption and public access blocked.
+type Bucket struct {
+	Name   string
+	Region string
+	api    S3API
+	// endpoint is the custom S3 endpoint (AWS_ENDPOINT_URL, endpoint_url),
+	// "" on AWS.
+	endpoint string
+
+	once      sync.Once
+	ensureErr error
+}
+
+// NewBucket returns the bucket over an S3 client for its region. With a
+// custom endpoint the client must use path-style addressing.
+func NewBucket(name, region string, api S3API, endpoint string) *Bucket {
+	return &Bucket{Name: name, Region: region, api: api, endpoint: strings.TrimRight(endpoint, "/")}
+}
+
+// NewS3Client builds the S3 client of a bucket from a target's config and
+// returns the custom endpoint in use ("" on AWS).
+func NewS3Client(cfg aws.Config) (*s3.Client, string) {
+	c := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if o.BaseEndpoint != nil {
+			o.UsePathStyle = true
+		}
+	})
+	return c, aws.ToString(c.Options().BaseEndpoint)
+}
+
+// URL is the TemplateURL of a key: the endpoint's path-style URL with a
+// custom endpoint, else https://s3.<region>.amazonaws.com/<bucket>/<key>
+// (https://s3.amazonaws.com/... in us-east-1).
+func (b *Bucket) URL(key string) string {
+	path := "/" + b.Name + "/" + (&url.URL{Path: key}).EscapedPath()
+	switch {
+	case b.endpoint != "":
+		return b.endpoint + path
+	case b.Region == "" || b.Region == "us-east-1":
+		return "https://s3.amazonaws.com" + path
+	default:
+		return "https://s3." + b.Region + ".amazonaws.com" + path
+	}
+}
+
+// Ensure creates the bucket if it is missing (once per run).
+func (b *Bucket) Ensure(ctx context.Context) error {
+	b.once.Do(func() { b.ensureErr = b.ensure(ctx) })
+	return b.ensureErr
+}
+
+func (b *Bucket) ensure(ctx context.Context) error {
+	_, err := b.api.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(b.Name)})
+	if err == nil {
+		return nil
+	}
+	switch errorCode(err) {
+	case "NotFound", "NoSuchBucket", "404":
+	case "Forbidden", "AccessDenied", "403":
+		return fmt.Errorf("access denied for bucket %s. Did you remember to use a globally unique name? (%w)", b.Name, err)
+	default:
+		return fmt.Errorf("check template bucket %s: %w", b.Name, err)
+	}
+	in := &s3.CreateBucketInput{Bucket: aws.String(b.Name)}
+	if b.Region != "" && b.Region != "us-east-1" {
+		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(b.Region)}
+	}
+	if _, err := b.api.CreateBucket(ctx, in); err != nil && errorCode(err) != "BucketAlreadyOwnedByYou" {
+		return fmt.Errorf("create template bucket %s in %s: %w", b.Name, b.Region, err)
+	}
+	if _, err := b.api.PutBucketEncryption(ctx, &s3.PutBucketEncryptionInput{
+		Bucket: aws.String(b.Name),
+		ServerSideEncryptionConfiguration: &s3types.ServerSideEncryptionConfiguration{Rules: []s3types.ServerSideEncryptionRule{{
+			ApplyServerSideEncryptionByDefault: &s3types.ServerSideEncryptionByDefault{SSEAlgorithm: s3types.ServerSideEncryptionAes256},
+		}}},
+	}); err != nil {
+		return fmt.Errorf("set default encryption on template bucket %s: %w", b.Name, err)
+	}
+	if _, err := b.api.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{
+		Bucket: aws.String(b.Name),
+		PublicAccessBlockConfiguration: &s3types.PublicAccessBlockConfiguration{
+			BlockPublicAcls: aws.Bool(true), IgnorePublicAcls: aws.Bool(true),
+			BlockPublicPolicy: aws.Bool(true), RestrictPublicBuckets: aws.Bool(true),
+		},
+	}); err != nil {
+		return fmt.Errorf("block public access on template bucket %s: %w", b.Name, err)
+	}
+	return nil
+}
+
+// Upload stores body under key unless the key already exists (keys are
+// content-addressed) and returns its TemplateURL.
+func (b *Bucket) Upload(ctx context.Context, key string, body []byte, contentType string) (string, error) {
+	if err := b.Ensure(ctx); err != nil {
+		return "", err
+	}
+	_, err := b.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(b.Name), Key: aws.String(key)})
+	if err == nil {
+		return b.URL(key), nil
+	}
+	if c := errorCode(err); c != "NotFound" && c != "NoSuchKey" && c != "404" {
+		return "", fmt.Errorf("check template s3://%s/%s: %w", b.Name, key, err)
+	}
+	if _, err := b.api.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:               aws.String(b.Name),
+		Key:                  aws.String(key),
+		Body:                 bytes.NewReader(body),
+		ContentType:          aws.String(contentType),
+		ServerSideEncryption: s3types.ServerSideEncryptionAes256,
+	}); err != nil {
+		return "", fmt.Errorf("upload template s3://%s/%s: %w", b.Name, key, err)
+	}
+	return b.URL(key), nil
+}
+
+func errorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}

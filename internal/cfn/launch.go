@@ -1,0 +1,428 @@
+package cfn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/stacker-go/stacker/blueprint"
+	"github.com/stacker-go/stacker/internal/engine"
+)
+
+// Capabilities sent on every create and update (fixed, as in stacker).
+var Capabilities = []types.Capability{types.CapabilityCapabilityNamedIam, types.CapabilityCapabilityAutoExpand}
+
+// Status reasons printed after "<name>: <state>" (stacker §6.6).
+const (
+	ReasonCreating        = "creating new stack"
+	ReasonRecreating      = "re-creating stack"
+	ReasonUpdating        = "updating existing stack"
+	ReasonDestroyingRe    = "destroying stack for re-creation"
+	ReasonRollingNew      = "rolling back new stack"
+	ReasonRollingUpdate   = "rolling back update"
+	ReasonRolledNew       = "rolled back new stack"
+	ReasonRolledUpdate    = "rolled back update"
+	ReasonNoChange        = "nochange"
+	ReasonLocked          = "locked"
+	ReasonDisabled        = "disabled"
+	ReasonWaiting         = "waiting"
+	ReasonDestroying      = "submitted for destruction"
+	ReasonDestroyed       = "stack destroyed"
+	ReasonDoesNotExist    = "does not exist in cloudformation"
+	ReasonNotYetProtected = "protected stacks need the change-set workflow, which is not yet supported: update it without protected: true, or wait for the interactive mode"
+)
+
+// Request is what the stack sends to CloudFormation, produced by
+// LaunchSpec.Prepare once dependencies are done (lookups resolved and the
+// template rendered and uploaded).
+type Request struct {
+	TemplateBody string
+	TemplateURL  string
+	// Declared are the template's parameters; Values the values to send.
+	Declared []blueprint.Parameter
+	Values   map[string]string
+	// StackPolicy is the stack policy body ("" for none).
+	StackPolicy string
+	// Outputs are the template's output names (diff infers placeholders).
+	Outputs []string
+}
+
+// LaunchSpec describes one stack to build.
+type LaunchSpec struct {
+	Name string // config name
+	FQN  string // CloudFormation stack name
+
+	Locked, Forced, Protected bool
+	WaitInProgress            bool // in_progress_behavior: wait
+	RecreateFailed            bool
+
+	Tags                  map[string]string
+	TerminationProtection bool
+	NotificationARNs      []string
+	RoleARN               string
+
+	// Prepare resolves lookups and renders the template. It runs while the
+	// stack is described; its result is used only when the stack is to be
+	// created or updated.
+	Prepare func(ctx context.Context) (*Request, error)
+	// Guard runs before the first mutating call (the account guard).
+	Guard func(ctx context.Context) error
+	// WrapSubmitError may add context to a CreateStack/UpdateStack error.
+	WrapSubmitError func(ctx context.Context, err error) error
+	// OnEvent, if set, receives every new stack event (--tail).
+	OnEvent func(Event)
+	// Log prints an informational line (rollback reasons, warnings).
+	Log func(format string, args ...any)
+}
+
+// Outcome of a stack action.
+type Outcome struct {
+	Status engine.Status
+	// Outputs of the stack when it is complete or skipped while existing.
+	Outputs map[string]string
+	// Changing is true when the action was interrupted while
+	// CloudFormation was still changing the stack; LastStatus is its last
+	// known CloudFormation status.
+	Changing   bool
+	LastStatus string
+}
+
+func failed(reason string) Outcome {
+	return Outcome{Status: engine.Status{State: engine.Failed, Reason: reason}}
+}
+
+func (s *LaunchSpec) logf(format string, args ...any) {
+	if s.Log != nil {
+		s.Log(format, args...)
+	}
+}
+
+func stateError(fqn, status, why string) string {
+	return fmt.Sprintf("Stack: %q cannot be updated nor re-created from state %s: %s", fqn, status, why)
+}
+
+// Launch runs the build state machine for one stack (stacker's
+// _launch_stack, §5.3): describe, decide, submit, wait.
+func (p *Provider) Launch(ctx context.Context, s *LaunchSpec, report func(engine.Status)) Outcome {
+	o := p.launch(ctx, s, report)
+	if ctx.Err() != nil && o.Status.State != engine.Complete && o.Status.State != engine.Skipped {
+		o.Status = engine.Status{State: engine.Failed, Reason: engine.ReasonInterrupted}
+	}
+	return o
+}
+
+type prepared struct {
+	req *Request
+	err error
+}
+
+func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine.Status)) Outcome {
+	// Resolve and render while the stack is described: a stack's latency is
+	// then one round trip shorter. The result is used only if the stack is
+	// submitted; otherwise it is waited for and dropped. (It is not
+	// cancelled: Prepare may be initialising run-wide state, such as the
+	// template bucket or a target's credentials, that must not remember a
+	// cancellation; an interrupt cancels ctx itself.)
+	prepCh := make(chan prepared, 1)
+	go func() {
+		req, err := s.Prepare(ctx)
+		prepCh <- prepared{req, err}
+	}()
+	var prep *prepared
+	wait := func() prepared {
+		if prep == nil {
+			r := <-prepCh
+			prep = &r
+		}
+		return *prep
+	}
+	defer wait()
+
+	st, err := p.Describe(ctx, s.FQN)
+	if err != nil {
+		return failed(err.Error())
+	}
+	if st != nil && st.Status == "DELETE_COMPLETE" {
+		st = nil
+	}
+	if st != nil && s.Locked && !s.Forced {
+		return Outcome{Status: engine.Status{State: engine.Skipped, Reason: ReasonLocked}, Outputs: st.Outputs}
+	}
+	var tail *tailer
+	if s.OnEvent != nil {
+		tail = &tailer{seen: map[string]bool{}, since: p.now().Add(-time.Second), emit: s.OnEvent}
+	}
+
+	// A stack CloudFormation is still changing: wait for it or refuse.
+	if st != nil && InProgress(st.Status) {
+		if !s.WaitInProgress {
+			return failed(stateError(s.FQN, st.Status, "Update already in-progress"))
+		}
+		report(engine.Status{State: engine.Pending, Reason: ReasonWaiting})
+		last := st.Status
+		st, err = p.waitSettled(ctx, st.ID, tail, func(x *Stack) { last = x.Status })
+		if err != nil {
+			o := failed(err.Error())
+			if ctx.Err() != nil {
+				o.Changing, o.LastStatus = true, last
+			}
+			return o
+		}
+	}
+
+	// Decide without mutating anything.
+	var deleteFirst bool
+	if st != nil {
+		switch {
+		case st.Status == "REVIEW_IN_PROGRESS":
+			// Left by an aborted CREATE change set: it has no resources.
+			deleteFirst = true
+		case recreatable[st.Status]:
+			if !s.RecreateFailed {
+				return failed(stateError(s.FQN, st.Status, "Stack re-creation is disabled. Run stacker again with the --recreate-failed option to force it to be deleted and created from scratch."))
+			}
+			if !tagsMatch(st.Tags, s.Tags) {
+				return failed(stateError(s.FQN, st.Status, "Tags differ from current configuration, possibly not created with stacker"))
+			}
+			deleteFirst = true
+		case st.Status == "UPDATE_ROLLBACK_FAILED":
+			return failed(fmt.Sprintf("Stack: %q is in state UPDATE_ROLLBACK_FAILED: run ContinueUpdateRollback (aws cloudformation continue-update-rollback --stack-name %s) and build again", s.FQN, s.FQN))
+		case !updatable[st.Status]:
+			return failed(stateError(s.FQN, st.Status, "Unsupported state for re-creation"))
+		case s.Protected:
+			return failed(ReasonNotYetProtected)
+		}
+	}
+
+	pr := wait()
+	if pr.err != nil {
+		return failed(pr.err.Error())
+	}
+	req := pr.req
+	existing := st
+	if deleteFirst {
+		existing = nil
+	}
+	params, err := BuildParameters(req.Declared, req.Values, existing)
+	if err != nil {
+		return failed(err.Error())
+	}
+	if s.Guard != nil {
+		if err := s.Guard(ctx); err != nil {
+			return failed(err.Error())
+		}
+	}
+
+	recreate := false
+	if deleteFirst {
+		s.logf("Destroying stack %q for re-creation", s.FQN)
+		if _, err := p.write.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String(st.ID), RoleARN: optional(s.RoleARN)}); err != nil {
+			return failed(fmt.Sprintf("delete stack %s for re-creation: %s", s.FQN, apiMessage(err)))
+		}
+		report(engine.Status{State: engine.Submitted, Reason: ReasonDestroyingRe})
+		last := "DELETE_IN_PROGRESS"
+		gone, err := p.waitSettled(ctx, st.ID, tail, func(x *Stack) { last = x.Status })
+		if err != nil {
+			o := failed(err.Error())
+			if ctx.Err() != nil {
+				o.Changing, o.LastStatus = true, last
+			}
+			return o
+		}
+		if gone != nil {
+			reason := p.RollbackReason(ctx, gone, time.Time{})
+			s.logf("%s Stack Roll Back Reason: %s", s.FQN, reason)
+			return failed(ReasonDestroyingRe)
+		}
+		recreate = st.Status != "REVIEW_IN_PROGRESS"
+		st = nil
+	}
+
+	submitted := p.now().Add(-time.Second)
+	var id, reason string
+	if st == nil {
+		reason = ReasonCreating
+		if recreate {
+			reason = ReasonRecreating
+		}
+		in := &cloudformation.CreateStackInput{
+			StackName:                   aws.String(s.FQN),
+			Parameters:                  params,
+			Tags:                        sdkTags(s.Tags),
+			Capabilities:                Capabilities,
+			RoleARN:                     optional(s.RoleARN),
+			NotificationARNs:            s.NotificationARNs,
+			StackPolicyBody:             optional(req.StackPolicy),
+			EnableTerminationProtection: aws.Bool(s.TerminationProtection),
+		}
+		setTemplate(req, &in.TemplateBody, &in.TemplateURL)
+		out, err := p.write.CreateStack(ctx, in)
+		if err != nil {
+			return failed(p.submitError(ctx, s, "create stack", err))
+		}
+		id = aws.ToString(out.StackId)
+	} else {
+		reason = ReasonUpdating
+		if st.TerminationProtection != s.TerminationProtection {
+			if _, err := p.write.UpdateTerminationProtection(ctx, &cloudformation.UpdateTerminationProtectionInput{
+				StackName: aws.String(st.ID), EnableTerminationProtection: aws.Bool(s.TerminationProtection),
+			}); err != nil {
+				return failed(fmt.Sprintf("update termination protection of %s: %s", s.FQN, apiMessage(err)))
+			}
+		}
+		in := &cloudformation.UpdateStackInput{
+			StackName:        aws.String(s.FQN),
+			Parameters:       params,
+			Tags:             sdkTags(s.Tags),
+			Capabilities:     Capabilities,
+			RoleARN:          optional(s.RoleARN),
+			NotificationARNs: s.NotificationARNs,
+			StackPolicyBody:  optional(req.StackPolicy),
+		}
+		setTemplate(req, &in.TemplateBody, &in.TemplateURL)
+		out, err := p.write.UpdateStack(ctx, in)
+		if isNoUpdates(err) {
+			return Outcome{Status: engine.Status{State: engine.Skipped, Reason: ReasonNoChange}, Outputs: st.Outputs}
+		}
+		if err != nil {
+			return failed(p.submitError(ctx, s, "update stack", err))
+		}
+		id = aws.ToString(out.StackId)
+		if id == "" {
+			id = st.ID
+		}
+	}
+	report(engine.Status{State: engine.Submitted, Reason: reason})
+
+	// What CloudFormation answered the submission with, until a poll says more.
+	last := "CREATE_IN_PROGRESS"
+	if reason == ReasonUpdating {
+		last = "UPDATE_IN_PROGRESS"
+	}
+	final, err := p.waitSettled(ctx, id, tail, func(x *Stack) {
+		last = x.Status
+		switch x.Status {
+		case "ROLLBACK_IN_PROGRESS":
+			report(engine.Status{State: engine.Submitted, Reason: ReasonRollingNew})
+		case "UPDATE_ROLLBACK_IN_PROGRESS":
+			report(engine.Status{State: engine.Submitted, Reason: ReasonRollingUpdate})
+		}
+	})
+	if err != nil {
+		o := failed(err.Error())
+		if ctx.Err() != nil {
+			o.Changing, o.LastStatus = true, last
+		}
+		return o
+	}
+	if final == nil {
+		return failed(reason + ": the stack was deleted while it was being changed")
+	}
+	switch final.Status {
+	case "CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE":
+		return Outcome{Status: engine.Status{State: engine.Complete, Reason: reason}, Outputs: final.Outputs}
+	case "ROLLBACK_COMPLETE":
+		s.logf("%s Stack Roll Back Reason: %s", s.FQN, p.RollbackReason(ctx, final, submitted))
+		return failed(ReasonRolledNew)
+	case "UPDATE_ROLLBACK_COMPLETE":
+		s.logf("%s Stack Roll Back Reason: %s", s.FQN, p.RollbackReason(ctx, final, submitted))
+		return failed(ReasonRolledUpdate)
+	default:
+		s.logf("%s Stack Roll Back Reason: %s", s.FQN, p.RollbackReason(ctx, final, submitted))
+		return failed(reason)
+	}
+}
+
+func (p *Provider) submitError(ctx context.Context, s *LaunchSpec, what string, err error) string {
+	if s.WrapSubmitError != nil {
+		err = s.WrapSubmitError(ctx, err)
+	}
+	var ae interface{ ErrorMessage() string }
+	if errors.As(err, &ae) && !strings.Contains(err.Error(), "\n") {
+		// Keep the status line short: the service's message, not the SDK's
+		// "operation error CloudFormation: ..., https response error ..." chain.
+		return what + ": " + ae.ErrorMessage()
+	}
+	return what + ": " + err.Error()
+}
+
+func setTemplate(r *Request, body, url **string) {
+	if r.TemplateURL != "" {
+		*url = aws.String(r.TemplateURL)
+	} else {
+		*body = aws.String(r.TemplateBody)
+	}
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return aws.String(s)
+}
+
+func sdkTags(m map[string]string) []types.Tag {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	tags := make([]types.Tag, 0, len(keys))
+	for _, k := range keys {
+		tags = append(tags, types.Tag{Key: aws.String(k), Value: aws.String(m[k])})
+	}
+	return tags
+}
+
+// tagsMatch reports whether every configured tag is on the stack with the
+// same value (stacker: the stack's tags are a superset of the config's).
+func tagsMatch(stack, want map[string]string) bool {
+	for k, v := range want {
+		if got, ok := stack[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// MissingParametersError lists required parameters without a value.
+type MissingParametersError struct{ Names []string }
+
+func (e *MissingParametersError) Error() string {
+	return "Missing required cloudformation parameters: " + strings.Join(e.Names, ", ")
+}
+
+// BuildParameters turns the template's declared parameters and the values
+// to send into CloudFormation parameters (stacker §4.5): values for
+// undeclared names are dropped, a declared parameter without a value that
+// the existing stack has gets UsePreviousValue, and required parameters
+// (no Default) still missing are an error.
+func BuildParameters(declared []blueprint.Parameter, values map[string]string, existing *Stack) ([]types.Parameter, error) {
+	var out []types.Parameter
+	var missing []string
+	for _, d := range declared {
+		if v, ok := values[d.Name]; ok {
+			out = append(out, types.Parameter{ParameterKey: aws.String(d.Name), ParameterValue: aws.String(v)})
+			continue
+		}
+		if existing != nil {
+			if _, ok := existing.Parameters[d.Name]; ok {
+				out = append(out, types.Parameter{ParameterKey: aws.String(d.Name), UsePreviousValue: aws.Bool(true)})
+				continue
+			}
+		}
+		if !d.HasDefault {
+			missing = append(missing, d.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, &MissingParametersError{Names: missing}
+	}
+	return out, nil
+}

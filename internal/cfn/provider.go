@@ -1,0 +1,310 @@
+package cfn
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"golang.org/x/time/rate"
+)
+
+// Stack is what the provider knows of one CloudFormation stack.
+type Stack struct {
+	Name                  string
+	ID                    string
+	Status                string
+	StatusReason          string
+	Outputs               map[string]string
+	Parameters            map[string]string
+	Tags                  map[string]string
+	TerminationProtection bool
+}
+
+// Event is one stack event.
+type Event struct {
+	ID           string
+	Time         time.Time
+	LogicalID    string
+	ResourceType string
+	Status       string
+	Reason       string
+	// StackLevel is true for events of the stack itself.
+	StackLevel bool
+}
+
+// DefaultPollCeiling is the longest wait between two polls of one stack
+// unless STACKER_STACK_POLL_TIME says otherwise.
+const DefaultPollCeiling = 10 * time.Second
+
+// pollSchedule is the adaptive wait before each poll of a submitted stack:
+// fast at first (a stack CloudFormation finishes in 200 ms is seen done by
+// the third poll, 0.35 s after submission), then backing off to the ceiling.
+var pollSchedule = []time.Duration{
+	50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond,
+	300 * time.Millisecond, 500 * time.Millisecond, time.Second,
+	2 * time.Second, 3 * time.Second, 5 * time.Second,
+}
+
+// PollCeilingFromEnv reads STACKER_STACK_POLL_TIME (seconds, as in stacker)
+// as the poll ceiling; unset or invalid gives DefaultPollCeiling.
+func PollCeilingFromEnv() time.Duration {
+	v := os.Getenv("STACKER_STACK_POLL_TIME")
+	if v == "" {
+		return DefaultPollCeiling
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f <= 0 {
+		return DefaultPollCeiling
+	}
+	return time.Duration(f * float64(time.Second))
+}
+
+// Provider talks to CloudFormation in one target (account, region).
+type Provider struct {
+	read, write API
+	// reads is the token bucket shared by every read call in this
+	// (account, region); nil means unlimited.
+	reads       *rate.Limiter
+	pollCeiling time.Duration
+	// sleep waits d or until ctx is done (tests replace it).
+	sleep func(ctx context.Context, d time.Duration) error
+	now   func() time.Time
+}
+
+// Options configure a Provider.
+type Options struct {
+	// Reads is the shared token bucket for read calls (nil: unlimited).
+	Reads *rate.Limiter
+	// PollCeiling caps the wait between polls (0: DefaultPollCeiling).
+	PollCeiling time.Duration
+	// Sleep and Now replace the clock in tests.
+	Sleep func(ctx context.Context, d time.Duration) error
+	Now   func() time.Time
+}
+
+// New returns a provider over the given clients (read may equal write).
+func New(read, write API, o Options) *Provider {
+	p := &Provider{read: read, write: write, reads: o.Reads, pollCeiling: o.PollCeiling, sleep: o.Sleep, now: o.Now}
+	if p.pollCeiling <= 0 {
+		p.pollCeiling = DefaultPollCeiling
+	}
+	if p.sleep == nil {
+		p.sleep = sleepCtx
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	return p
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (p *Provider) delay(i int) time.Duration {
+	var d time.Duration
+	if i < len(pollSchedule) {
+		d = pollSchedule[i]
+	} else {
+		d = pollSchedule[len(pollSchedule)-1] * time.Duration(i-len(pollSchedule)+2) / 2
+	}
+	if d > p.pollCeiling {
+		d = p.pollCeiling
+	}
+	return d
+}
+
+// doRead runs one read call through the token bucket, retrying throttling
+// errors with capped exponential backoff and jitter until ctx ends: a
+// throttled poll never fails a stack.
+func (p *Provider) doRead(ctx context.Context, call func() error) error {
+	backoff := time.Second
+	for {
+		if p.reads != nil {
+			if err := p.reads.Wait(ctx); err != nil {
+				return err
+			}
+		}
+		err := call()
+		if err == nil || !IsThrottle(err) {
+			return err
+		}
+		d := backoff/2 + time.Duration(rand.Int64N(int64(backoff)))
+		if err := p.sleep(ctx, d); err != nil {
+			return err
+		}
+		if backoff < 20*time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+// Describe returns the stack, or nil when it does not exist.
+func (p *Provider) Describe(ctx context.Context, name string) (*Stack, error) {
+	var out *cloudformation.DescribeStacksOutput
+	err := p.doRead(ctx, func() error {
+		var err error
+		out, err = p.read.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(name)})
+		return err
+	})
+	if isNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("describe stack %s: %w", name, err)
+	}
+	if len(out.Stacks) == 0 {
+		return nil, nil
+	}
+	return fromSDK(out.Stacks[0]), nil
+}
+
+func fromSDK(s types.Stack) *Stack {
+	st := &Stack{
+		Name:                  aws.ToString(s.StackName),
+		ID:                    aws.ToString(s.StackId),
+		Status:                string(s.StackStatus),
+		StatusReason:          aws.ToString(s.StackStatusReason),
+		Outputs:               map[string]string{},
+		Parameters:            map[string]string{},
+		Tags:                  map[string]string{},
+		TerminationProtection: aws.ToBool(s.EnableTerminationProtection),
+	}
+	for _, o := range s.Outputs {
+		st.Outputs[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
+	}
+	for _, p := range s.Parameters {
+		st.Parameters[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
+	}
+	for _, t := range s.Tags {
+		st.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return st
+}
+
+// Events returns the newest page of the stack's events, oldest first.
+func (p *Provider) Events(ctx context.Context, stack string) ([]Event, error) {
+	var out *cloudformation.DescribeStackEventsOutput
+	err := p.doRead(ctx, func() error {
+		var err error
+		out, err = p.read.DescribeStackEvents(ctx, &cloudformation.DescribeStackEventsInput{StackName: aws.String(stack)})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("describe stack events %s: %w", stack, err)
+	}
+	evs := make([]Event, 0, len(out.StackEvents))
+	for _, e := range out.StackEvents {
+		ev := Event{
+			ID:           aws.ToString(e.EventId),
+			LogicalID:    aws.ToString(e.LogicalResourceId),
+			ResourceType: aws.ToString(e.ResourceType),
+			Status:       string(e.ResourceStatus),
+			Reason:       aws.ToString(e.ResourceStatusReason),
+		}
+		if e.Timestamp != nil {
+			ev.Time = *e.Timestamp
+		}
+		ev.StackLevel = ev.ResourceType == "AWS::CloudFormation::Stack" &&
+			(aws.ToString(e.PhysicalResourceId) == aws.ToString(e.StackId) || ev.LogicalID == aws.ToString(e.StackName))
+		evs = append(evs, ev)
+	}
+	// CloudFormation returns newest first; keep the order stable for equal
+	// timestamps by reversing rather than sorting on time alone.
+	for i, j := 0, len(evs)-1; i < j; i, j = i+1, j-1 {
+		evs[i], evs[j] = evs[j], evs[i]
+	}
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Time.Before(evs[j].Time) })
+	return evs, nil
+}
+
+// RollbackReason finds why a stack failed from its events since a time: the
+// first failed resource with a reason (the root cause), else the reason of
+// the stack's ROLLBACK_IN_PROGRESS / UPDATE_ROLLBACK_IN_PROGRESS event, else
+// the stack's status reason.
+func (p *Provider) RollbackReason(ctx context.Context, st *Stack, since time.Time) string {
+	evs, err := p.Events(ctx, st.ID)
+	if err == nil {
+		for _, e := range evs {
+			if e.Time.Before(since) || e.StackLevel || e.Reason == "" {
+				continue
+			}
+			if strings.HasSuffix(e.Status, "_FAILED") && !strings.Contains(e.Reason, "Resource creation cancelled") {
+				return e.LogicalID + ": " + e.Reason
+			}
+		}
+		for _, e := range evs {
+			if !e.Time.Before(since) && e.StackLevel && e.Reason != "" &&
+				(e.Status == "ROLLBACK_IN_PROGRESS" || e.Status == "UPDATE_ROLLBACK_IN_PROGRESS" || strings.HasSuffix(e.Status, "_FAILED")) {
+				return e.Reason
+			}
+		}
+	}
+	return st.StatusReason
+}
+
+// tailer prints each new event once.
+type tailer struct {
+	seen  map[string]bool
+	since time.Time
+	emit  func(Event)
+}
+
+func (t *tailer) poll(ctx context.Context, p *Provider, stackID string) {
+	if t == nil {
+		return
+	}
+	evs, err := p.Events(ctx, stackID)
+	if err != nil {
+		return
+	}
+	for _, e := range evs {
+		if t.seen[e.ID] || e.Time.Before(t.since) {
+			continue
+		}
+		t.seen[e.ID] = true
+		t.emit(e)
+	}
+}
+
+// waitSettled polls a stack until it leaves *_IN_PROGRESS. onStatus sees
+// every polled state. A stack that disappears is returned as nil.
+func (p *Provider) waitSettled(ctx context.Context, id string, tail *tailer, onStatus func(*Stack)) (*Stack, error) {
+	for i := 0; ; i++ {
+		if err := p.sleep(ctx, p.delay(i)); err != nil {
+			return nil, err
+		}
+		st, err := p.Describe(ctx, id)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, err
+		}
+		tail.poll(ctx, p, id)
+		if st == nil || st.Status == "DELETE_COMPLETE" {
+			return nil, nil
+		}
+		if onStatus != nil {
+			onStatus(st)
+		}
+		if !InProgress(st.Status) {
+			return st, nil
+		}
+	}
+}

@@ -1,0 +1,234 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+// parse runs one command's flag parsing with a run function that captures
+// the options instead of running.
+func parse(t *testing.T, command string, args []string) (any, error) {
+	t.Helper()
+	var got any
+	stdio := IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}
+	var cmd *cobra.Command
+	switch command {
+	case "build":
+		cmd = newBuildCmdWith(stdio, func(_ context.Context, _ IO, o *BuildOptions) error { got = *o; return nil })
+	case "destroy":
+		cmd = newDestroyCmdWith(stdio, func(_ context.Context, _ IO, o *DestroyOptions) error { got = *o; return nil })
+	case "diff":
+		cmd = newDiffCmdWith(stdio, func(_ context.Context, _ IO, o *DiffOptions) error { got = *o; return nil })
+	case "info":
+		cmd = newInfoCmdWith(stdio, func(_ context.Context, _ IO, o *InfoOptions) error { got = *o; return nil })
+	case "graph":
+		cmd = newGraphCmdWith(stdio, func(_ context.Context, _ IO, o *GraphOptions) error { got = *o; return nil })
+	default:
+		t.Fatalf("unknown command %s", command)
+	}
+	cmd.SetArgs(args)
+	cmd.SetOut(&bytes.Buffer{})
+	cmd.SetErr(&bytes.Buffer{})
+	err := cmd.ExecuteContext(context.Background())
+	return got, err
+}
+
+// common returns the CommonOptions a command fills for config path p
+// with no flags: read rate 4 on AWS commands, Stdin set.
+func common(p string, aws bool) CommonOptions {
+	return CommonOptions{ConfigPath: p, ReadRate: defaultReadRate, awsFlags: aws, Stdin: strings.NewReader("")}
+}
+
+func TestFlagParsing(t *testing.T) {
+	clearStackerEnv(t)
+	tests := []struct {
+		name    string
+		cmd     string
+		args    []string
+		env     map[string]string
+		want    func() any
+		wantErr string
+	}{
+		{name: "build defaults", cmd: "build", args: []string{"c.yaml"},
+			want: func() any { return BuildOptions{Common: common("c.yaml", true)} }},
+		{name: "environment file then config", cmd: "graph", args: []string{"dev.env", "c.yaml"},
+			want: func() any {
+				c := common("c.yaml", false)
+				c.EnvFile = "dev.env"
+				return GraphOptions{Common: c, Format: "dot"}
+			}},
+		{name: "every shared flag", cmd: "build",
+			args: []string{"-e", "a=1", "--env", "b=x=y", "-e", "c=", "-r", "eu-west-1", "-p", "prod", "-vv",
+				"-i", "--replacements-only", "--recreate-failed", "--mfa-code", "123456", "--no-credential-cache",
+				"--read-rate", "2.5", "-"},
+			want: func() any {
+				return BuildOptions{Common: CommonOptions{ConfigPath: "-", Env: []string{"a=1", "b=x=y", "c="},
+					Region: "eu-west-1", Profile: "prod", Verbose: 2, Interactive: true, ReplacementsOnly: true,
+					RecreateFailed: true, MFACode: "123456", NoCredentialCache: true, ReadRate: 2.5, awsFlags: true,
+					Stdin: strings.NewReader("")}}
+			},
+			wantErr: "--interactive reads answers from stdin"},
+		{name: "build flags", cmd: "build",
+			args: []string{"-o", "--force", "vpc", "--force", "db", "--stacks", "app", "--targets", "all", "-j", "3", "-t", "c.yaml"},
+			want: func() any {
+				return BuildOptions{Common: common("c.yaml", true), Outline: true, Force: []string{"vpc", "db"},
+					Stacks: []string{"app", "all"}, MaxParallel: 3, Tail: true}
+			}},
+		{name: "build dump", cmd: "build", args: []string{"--dump", "out", "c.yaml"},
+			want: func() any { return BuildOptions{Common: common("c.yaml", true), Dump: "out", DumpSet: true} }},
+		{name: "build dump empty dir is an error", cmd: "build", args: []string{"-d", "", "c.yaml"},
+			wantErr: `--dump needs a directory`},
+		{name: "negative -j", cmd: "build", args: []string{"-j", "-2", "c.yaml"}, wantErr: "-j/--max-parallel -2"},
+		{name: "destroy flags", cmd: "destroy", args: []string{"-f", "--stacks", "vpc", "-j", "1", "-t", "c.yaml"},
+			want: func() any {
+				return DestroyOptions{Common: common("c.yaml", true), Force: true, Stacks: []string{"vpc"}, MaxParallel: 1, Tail: true}
+			}},
+		{name: "destroy negative -j", cmd: "destroy", args: []string{"-j", "-1", "c.yaml"}, wantErr: "must be 0"},
+		{name: "diff flags", cmd: "diff", args: []string{"--force", "vpc", "--stacks", "app", "-j", "2", "c.yaml"},
+			want: func() any {
+				return DiffOptions{Common: common("c.yaml", true), Force: []string{"vpc"}, Stacks: []string{"app"}, MaxParallel: 2}
+			}},
+		{name: "diff has no --targets", cmd: "diff", args: []string{"--targets", "app", "c.yaml"}, wantErr: "unknown flag: --targets"},
+		{name: "info flags", cmd: "info", args: []string{"--stacks", "vpc", "--json", "c.yaml"},
+			want: func() any { return InfoOptions{Common: common("c.yaml", true), Stacks: []string{"vpc"}, JSON: true} }},
+		{name: "graph flags", cmd: "graph", args: []string{"-f", "mermaid", "--reduce", "c.yaml"},
+			want: func() any { return GraphOptions{Common: common("c.yaml", false), Format: "mermaid", Reduce: true} }},
+		{name: "graph bad format", cmd: "graph", args: []string{"-f", "png", "c.yaml"}, wantErr: `-f/--format "png"`},
+		{name: "graph has no AWS flags", cmd: "graph", args: []string{"--mfa-code", "1", "c.yaml"}, wantErr: "unknown flag: --mfa-code"},
+		{name: "bad -e", cmd: "diff", args: []string{"-e", "x", "c.yaml"}, wantErr: `-e "x" does not match KEY=VALUE format`},
+		{name: "missing config", cmd: "info", args: nil, wantErr: "missing config argument"},
+		{name: "env file from stdin", cmd: "info", args: []string{"-", "c.yaml"}, wantErr: "environment file cannot be read from stdin"},
+		{name: "AWS flags from the environment", cmd: "info", args: []string{"c.yaml"},
+			env: map[string]string{envMFACode: "654321", envNoCredCache: "1", envReadRate: "10"},
+			want: func() any {
+				c := common("c.yaml", true)
+				c.MFACode, c.NoCredentialCache, c.ReadRate = "654321", true, 10
+				return InfoOptions{Common: c}
+			}},
+		{name: "flags win over the environment", cmd: "info", args: []string{"--read-rate", "1", "--mfa-code", "111111", "c.yaml"},
+			env: map[string]string{envMFACode: "654321", envReadRate: "10"},
+			want: func() any {
+				c := common("c.yaml", true)
+				c.MFACode, c.ReadRate = "111111", 1
+				return InfoOptions{Common: c}
+			}},
+		{name: "bad read rate in the environment", cmd: "info", args: []string{"c.yaml"},
+			env: map[string]string{envReadRate: "fast"}, wantErr: `STACKER_READ_RATE="fast"`},
+		{name: "negative read rate", cmd: "build", args: []string{"--read-rate", "-1", "c.yaml"}, wantErr: "--read-rate -1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			got, err := parse(t, tt.cmd, tt.args)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
+				}
+				var ee *ExitError
+				if strings.HasPrefix(tt.wantErr, "unknown flag") {
+					return // cobra's own error; Run maps it to exit 2
+				}
+				if !errors.As(err, &ee) || ee.Code != ExitUsage {
+					t.Errorf("err = %#v, want an ExitError with code %d", err, ExitUsage)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tt.want()
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("options\n got %+v\nwant %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestExitCodesOfCobraErrors(t *testing.T) {
+	clearStackerEnv(t)
+	for _, args := range [][]string{{"build", "--nope", "c.yaml"}, {"nope"}, {"build", "-j", "x", "c.yaml"}} {
+		code, _, stderr := runCLI(t, "", args...)
+		if code != ExitUsage || !strings.HasPrefix(stderr, "error: ") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+}
+
+func TestParseEnvFlag(t *testing.T) {
+	tests := []struct {
+		in, key, value string
+		ok             bool
+	}{
+		{"a=b", "a", "b", true},
+		{"a=b=c", "a", "b=c", true},
+		{"a=", "a", "", true},
+		{"a", "", "", false},
+		{"=b", "", "", false},
+		{"a b=c", "", "", false},
+		{"", "", "", false},
+	}
+	for _, tt := range tests {
+		k, v, err := parseEnvFlag(tt.in)
+		if (err == nil) != tt.ok || k != tt.key || v != tt.value {
+			t.Errorf("parseEnvFlag(%q) = %q, %q, %v", tt.in, k, v, err)
+		}
+	}
+}
+
+// FuzzParseEnvFlag checks -e parsing never panics and round-trips.
+func FuzzParseEnvFlag(f *testing.F) {
+	for _, s := range []string{"a=b", "a=b=c", "=", "a=", "x", " =y", "K\n=V", "ключ=значение"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		k, v, err := parseEnvFlag(s)
+		if err != nil {
+			if !strings.Contains(err.Error(), "KEY=VALUE") {
+				t.Fatalf("unclear error %v", err)
+			}
+			return
+		}
+		if k == "" || k+"="+v != s {
+			t.Fatalf("parseEnvFlag(%q) = %q, %q", s, k, v)
+		}
+	})
+}
+
+// FuzzPositionals checks positional and -e handling never panics and
+// always yields an options struct or a usage error.
+func FuzzPositionals(f *testing.F) {
+	f.Add("c.yaml", "", "a=b")
+	f.Add("dev.env", "c.yaml", "k=v")
+	f.Add("-", "", "=")
+	f.Add("-", "c.yaml", "x")
+	f.Add("", "", "")
+	f.Fuzz(func(t *testing.T, a, b, e string) {
+		args := []string{"-e", e}
+		for _, p := range []string{a, b} {
+			if p != "" {
+				args = append(args, p)
+			}
+		}
+		var o GraphOptions
+		cmd := newGraphCmdWith(IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}},
+			func(_ context.Context, _ IO, got *GraphOptions) error { o = *got; return nil })
+		cmd.SetArgs(args)
+		cmd.SetOut(&bytes.Buffer{})
+		cmd.SetErr(&bytes.Buffer{})
+		err := cmd.ExecuteContext(context.Background())
+		if err != nil {
+			return
+		}
+		if o.Common.ConfigPath == "" {
+			t.Fatalf("accepted %q without a config path", args)
+		}
+	})
+}

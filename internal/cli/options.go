@@ -1,0 +1,358 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/stacker-go/stacker/internal/config"
+	"github.com/stacker-go/stacker/internal/deploy"
+	"github.com/stacker-go/stacker/internal/graph"
+	"github.com/stacker-go/stacker/internal/lookup"
+	"github.com/stacker-go/stacker/internal/target"
+	"github.com/stacker-go/stacker/internal/ui"
+)
+
+// Environment variables read by the AWS flags.
+const (
+	envMFACode        = "STACKER_MFA_CODE"
+	envNoCredCache    = "STACKER_NO_CREDENTIAL_CACHE"
+	envReadRate       = "STACKER_READ_RATE"
+	defaultReadRate   = 4.0
+	positionalUsage   = "[environment] config"
+	missingConfigHint = "missing config argument (usage: stacker %s [environment] config; use - to read the config from stdin)"
+)
+
+// CommonOptions are the flags and positional arguments every config-reading
+// command shares (stacker §1.2, §1.3), plus the AWS credential flags.
+type CommonOptions struct {
+	EnvFile    string   // optional environment file (first of two positionals)
+	ConfigPath string   // config file, "-" = stdin
+	Env        []string // raw KEY=VALUE from -e, validated
+	Region     string
+	Profile    string
+	Verbose    int
+	// Interactive, ReplacementsOnly and RecreateFailed are provider modes.
+	Interactive      bool
+	ReplacementsOnly bool
+	RecreateFailed   bool
+	// MFACode answers the MFA prompt (--mfa-code, STACKER_MFA_CODE). Never printed.
+	MFACode           string
+	NoCredentialCache bool
+	// ReadRate is CloudFormation read calls per second per account+region.
+	ReadRate float64
+
+	// Stdin is where "-" reads the config from (set by the command).
+	Stdin io.Reader
+
+	awsFlags bool // whether the AWS credential flags were registered
+}
+
+// addCommonFlags registers the shared flags on cmd. withAWS adds
+// --mfa-code, --no-credential-cache and --read-rate.
+func addCommonFlags(cmd *cobra.Command, o *CommonOptions, withAWS bool) {
+	f := cmd.Flags()
+	f.StringArrayVarP(&o.Env, "env", "e", nil, "add KEY=VALUE to the environment, overriding the environment file (repeatable)")
+	f.StringVarP(&o.Region, "region", "r", "", "default AWS region for stacks without a region")
+	f.StringVarP(&o.Profile, "profile", "p", "", "default AWS profile for stacks without a profile")
+	f.CountVarP(&o.Verbose, "verbose", "v", "debug logging on stderr (repeat for more)")
+	f.BoolVarP(&o.Interactive, "interactive", "i", false, "use change sets and ask before changing stacks (implies --recreate-failed)")
+	f.BoolVar(&o.ReplacementsOnly, "replacements-only", false, "with -i, only ask about changes that replace resources")
+	f.BoolVar(&o.RecreateFailed, "recreate-failed", false, "destroy and re-create stacks whose first create failed")
+	o.ReadRate = defaultReadRate
+	if withAWS {
+		o.awsFlags = true
+		f.StringVar(&o.MFACode, "mfa-code", "", "MFA code for profiles with mfa_serial (env "+envMFACode+")")
+		f.BoolVar(&o.NoCredentialCache, "no-credential-cache", false, "do not read or write the on-disk credential cache (env "+envNoCredCache+"=1)")
+		f.Float64Var(&o.ReadRate, "read-rate", defaultReadRate, "CloudFormation read calls per second per account and region (env "+envReadRate+")")
+	}
+}
+
+// complete fills positionals and environment defaults and validates
+// everything that can be checked without reading the config. Errors are
+// usage errors.
+func (o *CommonOptions) complete(cmd *cobra.Command, args []string) error {
+	switch len(args) {
+	case 0:
+		return fmt.Errorf(missingConfigHint, cmd.Name())
+	case 1:
+		o.ConfigPath = args[0]
+	case 2:
+		o.EnvFile, o.ConfigPath = args[0], args[1]
+	default:
+		return fmt.Errorf("too many arguments %q (usage: stacker %s [environment] config)", args[2:], cmd.Name())
+	}
+	if o.ConfigPath == "" {
+		return errors.New("config path is empty")
+	}
+	if o.EnvFile == "-" {
+		return errors.New("the environment file cannot be read from stdin (-); only the config can")
+	}
+	for _, kv := range o.Env {
+		if _, _, err := parseEnvFlag(kv); err != nil {
+			return err
+		}
+	}
+	if o.ConfigPath == "-" && o.Interactive {
+		return errors.New("--interactive reads answers from stdin, so the config cannot also come from stdin (-); pass a file")
+	}
+	if o.awsFlags {
+		f := cmd.Flags()
+		if !f.Changed("mfa-code") {
+			o.MFACode = os.Getenv(envMFACode)
+		}
+		if !f.Changed("no-credential-cache") && os.Getenv(envNoCredCache) != "" {
+			v, err := strconv.ParseBool(os.Getenv(envNoCredCache))
+			if err != nil {
+				return fmt.Errorf("%s=%q: want 1, true, 0 or false", envNoCredCache, os.Getenv(envNoCredCache))
+			}
+			o.NoCredentialCache = v
+		}
+		if !f.Changed("read-rate") {
+			if s := os.Getenv(envReadRate); s != "" {
+				v, err := strconv.ParseFloat(s, 64)
+				if err != nil {
+					return fmt.Errorf("%s=%q: not a number", envReadRate, s)
+				}
+				o.ReadRate = v
+			}
+		}
+		if !(o.ReadRate > 0) || o.ReadRate > 1e6 {
+			return fmt.Errorf("--read-rate %v: must be a positive number of calls per second", o.ReadRate)
+		}
+	}
+	return nil
+}
+
+// parseEnvFlag splits one -e value at its first "=". The key must be
+// non-empty and contain no whitespace; the value may be empty.
+func parseEnvFlag(kv string) (key, value string, err error) {
+	key, value, ok := strings.Cut(kv, "=")
+	if !ok || key == "" || strings.ContainsAny(key, " \t\r\n") {
+		return "", "", fmt.Errorf("-e %q does not match KEY=VALUE format", kv)
+	}
+	return key, value, nil
+}
+
+// setupLogging points log/slog at stderr: warnings only by default, debug
+// with -v.
+func (o *CommonOptions) setupLogging(stdio IO) {
+	if o.Verbose > 0 {
+		slog.SetDefault(slog.New(slog.NewTextHandler(stdio.ErrOut, &slog.HandlerOptions{Level: slog.LevelDebug})))
+		slog.Debug("verbose logging on", "level", o.Verbose)
+		return
+	}
+	slog.SetLogLoggerLevel(slog.LevelWarn)
+}
+
+// Targets builds the credential factory for this run from the flags.
+func (o *CommonOptions) Targets(console *ui.Console) *target.Factory {
+	return target.NewFactory(target.Options{
+		DefaultProfile: o.Profile,
+		DefaultRegion:  o.Region,
+		MFACode:        o.MFACode,
+		NoCache:        o.NoCredentialCache,
+		Console:        console,
+	})
+}
+
+// loadConfig reads and validates the config named by the options and
+// returns it with its lookup registry (built-ins, the config's custom
+// lookups and its environment).
+func loadConfig(common *CommonOptions) (*config.Config, *lookup.Registry, error) {
+	stdin := common.Stdin
+	if stdin == nil {
+		stdin = os.Stdin
+	}
+	cfg, err := config.Load(config.LoadOptions{
+		Path:         common.ConfigPath,
+		Stdin:        stdin,
+		EnvFile:      common.EnvFile,
+		EnvOverrides: common.Env,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	// Load has validated every lookup in every variable already.
+	reg, err := cfg.Registry()
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, reg, nil
+}
+
+// buildGraph builds the stack graph with the output-lookup dependencies the
+// registry finds in each stack's variables. An output lookup naming an
+// unknown stack is reported at the variable's position.
+func buildGraph(cfg *config.Config, reg *lookup.Registry) (*graph.Graph, error) {
+	names := make(map[string]bool, len(cfg.Stacks)+len(cfg.Targets))
+	all := make([]string, 0, len(cfg.Stacks)+len(cfg.Targets))
+	for _, st := range cfg.Stacks {
+		names[st.Name] = true
+		all = append(all, st.Name)
+	}
+	for _, t := range cfg.Targets {
+		names[t.Name] = true
+		all = append(all, t.Name)
+	}
+	deps := func(st *config.Stack) ([]string, error) {
+		var out []string
+		for _, name := range sortedKeys(st.Variables) {
+			d, err := reg.Dependencies(st.Variables[name])
+			if err != nil {
+				return nil, varError(cfg, st, name, err)
+			}
+			for _, dep := range d {
+				if !names[dep] {
+					return nil, varError(cfg, st, name, fmt.Errorf("output lookup refers to unknown stack %q%s", dep, didYouMean(dep, all)))
+				}
+			}
+			out = append(out, d...)
+		}
+		return out, nil
+	}
+	return graph.New(cfg, deps)
+}
+
+// varError positions err at a stack variable (keeping a position the error
+// already has).
+func varError(cfg *config.Config, st *config.Stack, name string, err error) error {
+	var ce *config.Error
+	if errors.As(err, &ce) && ce.Pos.File != "" {
+		return err
+	}
+	pos, ok := st.VariablePos[name]
+	if !ok {
+		pos = st.Pos
+	}
+	return &config.Error{Pos: pos, Msg: fmt.Sprintf("stack %q: variable %s: %v", st.Name, name, err)}
+}
+
+func didYouMean(name string, names []string) string {
+	near := graph.Nearest(name, names, 3)
+	if len(near) == 0 {
+		return ""
+	}
+	q := make([]string, len(near))
+	for i, n := range near {
+		q[i] = strconv.Quote(n)
+	}
+	return " (did you mean " + strings.Join(q, " or ") + "?)"
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// printWarnings writes config warnings as "WARNING: ..." lines on stderr.
+func printWarnings(stdio IO, cfg *config.Config) {
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(stdio.ErrOut, "WARNING:", w)
+	}
+}
+
+// warnNoStacks prints stacker's warning for a config without stacks.
+func warnNoStacks(stdio IO, cfg *config.Config) {
+	if len(cfg.Stacks) == 0 {
+		fmt.Fprintln(stdio.ErrOut, "WARNING: No stacks detected (error in config?)")
+	}
+}
+
+// checkForce rejects --force names that are not stacks of the config.
+func checkForce(cfg *config.Config, force []string) error {
+	all := make([]string, len(cfg.Stacks))
+	for i, st := range cfg.Stacks {
+		all[i] = st.Name
+	}
+	for _, name := range force {
+		if cfg.Stack(name) == nil {
+			return fmt.Errorf("--force %q: no such stack%s", name, didYouMean(name, all))
+		}
+	}
+	return nil
+}
+
+// usageErr marks err as bad usage or bad config (exit 2).
+func usageErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	return &ExitError{Code: ExitUsage, Err: err}
+}
+
+// runErr maps an error from an action: cancellation → 130, anything
+// else (failed stacks, AWS errors) → 1.
+func runErr(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return err
+	}
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+		return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("interrupted: %w", err)}
+	}
+	var fe *deploy.FailedError
+	if errors.As(err, &fe) {
+		return &ExitError{Code: ExitFailed, Err: err}
+	}
+	return &ExitError{Code: ExitFailed, Err: err}
+}
+
+// stringsValue is a repeatable string flag that several flag names can
+// share (--stacks and its alias --targets) without one resetting another.
+type stringsValue struct{ p *[]string }
+
+func (v stringsValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strings.Join(*v.p, ",")
+}
+func (v stringsValue) Set(s string) error { *v.p = append(*v.p, s); return nil }
+func (v stringsValue) Type() string       { return "NAME" }
+
+var _ pflag.Value = stringsValue{}
+
+// addStacksFlag registers --stacks (and --targets as an alias when
+// withTargets) appending to p.
+func addStacksFlag(cmd *cobra.Command, p *[]string, withTargets bool, help string) {
+	cmd.Flags().Var(stringsValue{p}, "stacks", help+" (repeatable)")
+	if withTargets {
+		cmd.Flags().Var(stringsValue{p}, "targets", "alias of --stacks")
+	}
+}
+
+// positionalArgs lets complete() report a missing config clearly.
+var positionalArgs = cobra.ArbitraryArgs
+
+// newConsole returns the run's console and prints stacker's provider mode
+// line (§1.1): "Using default AWS provider mode" or, with -i, "Using
+// interactive AWS provider mode." (stacker's punctuation, period included).
+func (o *CommonOptions) newConsole(stdio IO) *ui.Console {
+	console := ui.NewConsole(stdio.In, stdio.Out, stdio.ErrOut)
+	if o.Interactive {
+		console.Infof("Using interactive AWS provider mode.")
+	} else {
+		console.Infof("Using default AWS provider mode")
+	}
+	return console
+}

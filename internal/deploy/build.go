@@ -1,0 +1,177 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/stacker-go/stacker/internal/cfn"
+	"github.com/stacker-go/stacker/internal/config"
+	"github.com/stacker-go/stacker/internal/engine"
+	"github.com/stacker-go/stacker/internal/target"
+	"github.com/stacker-go/stacker/internal/template"
+	"github.com/stacker-go/stacker/internal/ui"
+)
+
+// Build creates or updates the stacks of the graph, dependencies first.
+func Build(ctx context.Context, o Options) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	if o.Interactive {
+		return fmt.Errorf("-i/--interactive is %w: it needs the change-set workflow, which comes in a later release; run without -i", ErrNotSupported)
+	}
+	if err := target.PreflightConfig(ctx, o.Targets, o.Config, o.Graph.Order()); err != nil { // credentials (MFA) before any change
+		return err
+	}
+	r := newRun(&o)
+	g := o.Graph
+	order := g.Order()
+	res := r.walk(ctx, order, g.Deps, g.IsTarget, r.buildStep)
+	return r.finish(ctx, order, g.IsTarget, res)
+}
+
+func (r *run) buildStep(ctx context.Context, name string, report func(engine.Status)) engine.Status {
+	st := r.cfg.Stack(name)
+	if st == nil {
+		return engine.Status{State: engine.Failed, Reason: fmt.Sprintf("stack %q is not in the config", name)}
+	}
+	if !st.Enabled {
+		return engine.Status{State: engine.Skipped, Reason: cfn.ReasonDisabled}
+	}
+	p, err := r.provider(ctx, stackKey(st))
+	if err != nil {
+		return engine.Status{State: engine.Failed, Reason: err.Error()}
+	}
+	fqn := st.CFNName(r.cfg)
+	spec := &cfn.LaunchSpec{
+		Name:                  name,
+		FQN:                   fqn,
+		Locked:                st.Locked,
+		Forced:                slices.Contains(r.o.Force, name) || slices.Contains(r.o.Force, fqn),
+		Protected:             st.Protected,
+		WaitInProgress:        st.InProgressBehavior == "wait",
+		RecreateFailed:        r.o.RecreateFailed,
+		Tags:                  r.tags(st),
+		TerminationProtection: st.TerminationProtection,
+		NotificationARNs:      st.NotificationARNs,
+		RoleARN:               r.serviceRole(st),
+		Prepare:               func(ctx context.Context) (*cfn.Request, error) { return r.prepare(ctx, st, fqn) },
+		Guard:                 r.guard(st),
+		WrapSubmitError:       r.wrapTemplateAccess(st),
+		Log:                   r.con.Infof,
+	}
+	if r.o.Tail {
+		spec.OnEvent = r.tailer(name)
+	}
+	out := p.Launch(ctx, spec, report)
+	if out.Outputs != nil && out.Status.OK() {
+		r.setOutputs(name, out.Outputs)
+	}
+	if out.Changing {
+		r.addChanging(ChangingStack{Name: name, FQN: fqn, Status: out.LastStatus})
+	}
+	return out.Status
+}
+
+func (r *run) tailer(name string) func(cfn.Event) {
+	return func(e cfn.Event) {
+		r.con.Event(ui.Event{Stack: name, Time: e.Time, LogicalID: e.LogicalID, ResourceType: e.ResourceType, Status: e.Status, Reason: e.Reason})
+	}
+}
+
+// prepare resolves the stack's lookups (its dependencies are done), renders
+// its template, reads its stack policy, and uploads the template or checks
+// the inline size.
+func (r *run) prepare(ctx context.Context, st *config.Stack, fqn string) (*cfn.Request, error) {
+	return r.prepareWith(ctx, st, fqn, false)
+}
+
+// prepareDiff is prepare for diff: templates go inline when they fit, and
+// the bucket is never created.
+func (r *run) prepareDiff(ctx context.Context, st *config.Stack, fqn string) (*cfn.Request, error) {
+	return r.prepareWith(ctx, st, fqn, true)
+}
+
+func (r *run) prepareWith(ctx context.Context, st *config.Stack, fqn string, diff bool) (*cfn.Request, error) {
+	resolved, err := r.o.Lookups.Resolve(ctx, st.Variables, r.lookupEnv(st))
+	if err != nil {
+		return nil, err
+	}
+	vars, _ := resolved.(map[string]any)
+	if vars == nil {
+		vars = map[string]any{}
+	}
+	tpl, err := template.Render(ctx, r.cfg, st, vars)
+	if err != nil {
+		return nil, err
+	}
+	req := &cfn.Request{Declared: tpl.Parameters, Values: tpl.ParameterValues, Outputs: tpl.Outputs}
+	bucketName, useBucket := r.bucketName()
+	if diff && len(tpl.Body) <= cfn.MaxTemplateBody {
+		useBucket = false
+	}
+	if !useBucket {
+		if len(tpl.Body) > cfn.MaxTemplateBody {
+			return nil, fmt.Errorf("template is %d bytes, over CloudFormation's %d-byte limit for inline templates: set stacker_bucket so templates are uploaded to S3", len(tpl.Body), cfn.MaxTemplateBody)
+		}
+		req.TemplateBody = string(tpl.Body)
+	} else {
+		b, err := r.templateBucket(ctx, bucketName)
+		if err != nil {
+			return nil, err
+		}
+		ct := "application/json"
+		if tpl.Format == "yaml" {
+			ct = "application/x-yaml"
+		}
+		url, err := b.Upload(ctx, template.ObjectKey(fqn, st.Name, tpl), tpl.Body, ct)
+		if err != nil {
+			return nil, err
+		}
+		req.TemplateURL = url
+	}
+	if st.StackPolicyPath != "" {
+		path := st.StackPolicyPath
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(r.cfg.Dir, path)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read stack policy: %w", err)
+		}
+		req.StackPolicy = string(b)
+	}
+	return req, nil
+}
+
+// bucketName is the template bucket: stacker_bucket, else
+// stacker-<namespace>; false means templates go inline.
+func (r *run) bucketName() (string, bool) {
+	name := r.cfg.BucketName()
+	return name, name != ""
+}
+
+// templateBucket returns the bucket, with the top-level credentials
+// (--profile) in stacker_bucket_region (default: --region).
+func (r *run) templateBucket(ctx context.Context, name string) (*cfn.Bucket, error) {
+	r.bucketOnce.Do(func() {
+		k := target.Key{Region: r.cfg.StackerBucketRegion}
+		cfg, err := r.awsConfig(ctx, k)
+		if err != nil {
+			r.bucketErr = fmt.Errorf("template bucket %s: %w", name, err)
+			return
+		}
+		acct, err := r.o.Targets.Account(ctx, k)
+		if err != nil {
+			r.bucketErr = fmt.Errorf("template bucket %s: %w", name, err)
+			return
+		}
+		client, endpoint := cfn.NewS3Client(cfg)
+		r.bucket = cfn.NewBucket(name, cfg.Region, client, endpoint)
+		r.bucketAcct = acct
+	})
+	return r.bucket, r.bucketErr
+}

@@ -1,0 +1,109 @@
+// Package deploy runs the plan actions (build, destroy, diff, info): it walks
+// the graph with internal/engine, resolves each stack's lookups and template
+// right before submission, and talks to CloudFormation only through
+// internal/cfn, with clients built per target from Options.Targets.
+package deploy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/stacker-go/stacker/internal/config"
+	"github.com/stacker-go/stacker/internal/graph"
+	"github.com/stacker-go/stacker/internal/lookup"
+	"github.com/stacker-go/stacker/internal/target"
+	"github.com/stacker-go/stacker/internal/ui"
+)
+
+// Targets gives credentials per target (internal/target.Factory).
+type Targets interface {
+	Config(ctx context.Context, k target.Key) (aws.Config, error)
+	Account(ctx context.Context, k target.Key) (string, error)
+}
+
+// Options for every action.
+type Options struct {
+	Config  *config.Config
+	Graph   *graph.Graph // already narrowed by --stacks; not reversed for destroy
+	Lookups *lookup.Registry
+	Targets Targets
+	// Console receives every status line and prompt (nil: one over In,
+	// Out, ErrOut).
+	Console *ui.Console
+	// Force names locked stacks to update anyway (build --force NAME).
+	Force []string
+	// MaxParallel caps stacks in flight (-j); 0 means only the graph limits it.
+	MaxParallel      int
+	Tail             bool
+	RecreateFailed   bool
+	Interactive      bool
+	ReplacementsOnly bool
+	// JSON makes info print JSON on Out.
+	JSON bool
+	// ReadRate is CloudFormation read calls per second per (account,
+	// region); 0 means DefaultReadRate.
+	ReadRate    float64
+	Out, ErrOut io.Writer
+	In          io.Reader
+}
+
+// FailedError means some stacks failed (exit 1).
+type FailedError struct{ Stacks []string }
+
+func (e *FailedError) Error() string {
+	return "The following steps failed: " + strings.Join(e.Stacks, ", ")
+}
+
+// InterruptedError means the run was cancelled (SIGINT/SIGTERM, exit 130);
+// Changing lists stacks CloudFormation was still changing, with their last
+// known status. It unwraps to context.Canceled.
+type InterruptedError struct {
+	Changing []ChangingStack
+}
+
+// ChangingStack is a stack left changing by an interrupted run.
+type ChangingStack struct {
+	Name, FQN, Status string
+}
+
+func (e *InterruptedError) Error() string {
+	if len(e.Changing) == 0 {
+		return "stopped: no stack was left changing in CloudFormation"
+	}
+	var parts []string
+	for _, c := range e.Changing {
+		parts = append(parts, c.Name+" ("+c.Status+")")
+	}
+	return "stopped waiting; still changing in CloudFormation: " + strings.Join(parts, ", ")
+}
+
+func (e *InterruptedError) Unwrap() error { return context.Canceled }
+
+// ErrNotSupported marks features that come in a later release.
+var ErrNotSupported = errors.New("not yet supported")
+
+func (o *Options) console() *ui.Console {
+	if o.Console == nil {
+		o.Console = ui.NewConsole(o.In, o.Out, o.ErrOut)
+	}
+	return o.Console
+}
+
+func (o *Options) check() error {
+	if o.Config == nil {
+		return errors.New("deploy: no config")
+	}
+	if o.Graph == nil {
+		return errors.New("deploy: no graph")
+	}
+	if o.Targets == nil {
+		return errors.New("deploy: no targets")
+	}
+	if o.Lookups == nil {
+		o.Lookups = lookup.NewRegistry()
+	}
+	return nil
+}

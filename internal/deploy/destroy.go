@@ -1,0 +1,173 @@
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/stacker-go/stacker/internal/cfn"
+	"github.com/stacker-go/stacker/internal/engine"
+	"github.com/stacker-go/stacker/internal/target"
+)
+
+// Destroy deletes the stacks of the graph, dependants first (the graph is
+// walked reversed). The caller prints the plan and asks for --force; hooks
+// are the caller's. locked, enabled and protected do not stop a destroy (as
+// in stacker), termination protection does: such a stack fails and its
+// dependencies are kept.
+func Destroy(ctx context.Context, o Options) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	if err := target.PreflightConfig(ctx, o.Targets, o.Config, o.Graph.Order()); err != nil { // credentials (MFA) before any change
+		return err
+	}
+	r := newRun(&o)
+	rg := o.Graph.Reverse()
+	order := rg.Order()
+	res := r.walk(ctx, order, rg.Deps, rg.IsTarget, r.destroyStep)
+	return r.finish(ctx, order, rg.IsTarget, res)
+}
+
+func (r *run) destroyStep(ctx context.Context, name string, report func(engine.Status)) engine.Status {
+	st := r.cfg.Stack(name)
+	if st == nil {
+		return engine.Status{State: engine.Failed, Reason: fmt.Sprintf("stack %q is not in the config", name)}
+	}
+	p, err := r.provider(ctx, stackKey(st))
+	if err != nil {
+		return engine.Status{State: engine.Failed, Reason: err.Error()}
+	}
+	fqn := st.CFNName(r.cfg)
+	spec := &cfn.DestroySpec{Name: name, FQN: fqn, RoleARN: r.serviceRole(st), Guard: r.guard(st), Log: r.con.Infof}
+	if r.o.Tail {
+		spec.OnEvent = r.tailer(name)
+	}
+	out := p.Destroy(ctx, spec, report)
+	if out.Changing {
+		r.addChanging(ChangingStack{Name: name, FQN: fqn, Status: out.LastStatus})
+	}
+	return out.Status
+}
+
+// Diff shows, for every stack of the graph, what build would change,
+// through change sets it deletes afterwards (stacker §5.13). Status lines
+// go to the console (skipped (disabled|locked), complete, failed), the
+// diffs to Out. No hooks, no bucket creation: templates over the inline
+// limit are uploaded only when the bucket exists.
+func Diff(ctx context.Context, o Options) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	if o.Interactive {
+		return fmt.Errorf("diff -i is %w: run diff without -i", ErrNotSupported)
+	}
+	r := newRun(&o)
+	g := o.Graph
+	order := g.Order()
+	res := r.walk(ctx, order, g.Deps, g.IsTarget, r.diffStep)
+	return r.finish(ctx, order, g.IsTarget, res)
+}
+
+func (r *run) diffStep(ctx context.Context, name string, report func(engine.Status)) engine.Status {
+	st := r.cfg.Stack(name)
+	if st == nil {
+		return engine.Status{State: engine.Failed, Reason: fmt.Sprintf("stack %q is not in the config", name)}
+	}
+	if !st.Enabled {
+		return engine.Status{State: engine.Skipped, Reason: cfn.ReasonDisabled}
+	}
+	p, err := r.provider(ctx, stackKey(st))
+	if err != nil {
+		return engine.Status{State: engine.Failed, Reason: err.Error()}
+	}
+	fqn := st.CFNName(r.cfg)
+	spec := &cfn.DiffSpec{
+		Name: name, FQN: fqn, Locked: st.Locked,
+		Forced: slices.Contains(r.o.Force, name) || slices.Contains(r.o.Force, fqn),
+		Tags:   r.tags(st), RoleARN: r.serviceRole(st), NotificationARNs: st.NotificationARNs,
+		Prepare: func(ctx context.Context) (*cfn.Request, error) { return r.prepareDiff(ctx, st, fqn) },
+		Print:   func(text string) { r.con.Outf("%s", text) },
+	}
+	out := p.Diff(ctx, spec)
+	if out.Outputs != nil && out.Status.OK() {
+		r.setOutputs(name, out.Outputs)
+	}
+	return out.Status
+}
+
+// StackInfo is one stack in `info --json`.
+type StackInfo struct {
+	Name    string            `json:"name"`
+	FQN     string            `json:"fqn"`
+	Profile string            `json:"profile,omitempty"`
+	Region  string            `json:"region,omitempty"`
+	Exists  bool              `json:"exists"`
+	Status  string            `json:"status,omitempty"`
+	Outputs map[string]string `json:"outputs"`
+}
+
+// Info prints the outputs of the graph's stacks (stacker §5.14, honouring
+// --stacks) on Out, or a JSON array of StackInfo with JSON.
+func Info(ctx context.Context, o Options) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	r := newRun(&o)
+	var infos []StackInfo
+	for _, name := range o.Graph.Order() {
+		if o.Graph.IsTarget(name) {
+			continue
+		}
+		st := r.cfg.Stack(name)
+		if st == nil {
+			continue
+		}
+		p, err := r.provider(ctx, stackKey(st))
+		if err != nil {
+			return fmt.Errorf("stack %s: %w", name, err)
+		}
+		fqn := st.CFNName(r.cfg)
+		s, err := p.Describe(ctx, fqn)
+		if err != nil {
+			return fmt.Errorf("stack %s: %w", name, err)
+		}
+		in := StackInfo{Name: name, FQN: fqn, Profile: st.Profile, Region: st.Region, Outputs: map[string]string{}}
+		if s != nil {
+			in.Exists, in.Status, in.Outputs = true, s.Status, s.Outputs
+		}
+		infos = append(infos, in)
+	}
+	r.writeStats()
+	con := r.con
+	if o.JSON {
+		if infos == nil {
+			infos = []StackInfo{}
+		}
+		b, err := json.MarshalIndent(infos, "", "  ")
+		if err != nil {
+			return err
+		}
+		con.Outf("%s\n", b)
+		return nil
+	}
+	con.Outf("Outputs for stacks: %s\n", r.cfg.Namespace)
+	for _, in := range infos {
+		if !in.Exists {
+			con.Outf("Stack %q does not exist.\n", in.FQN)
+			continue
+		}
+		con.Outf("%s:\n", in.FQN)
+		keys := make([]string, 0, len(in.Outputs))
+		for k := range in.Outputs {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			con.Outf("\t%s: %s\n", k, in.Outputs[k])
+		}
+	}
+	return nil
+}

@@ -1,0 +1,355 @@
+package sandbox
+
+import (
+	"fmt"
+	"math/rand"
+	"net/http"
+	"path"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/stacker-go/stacker/internal/sandbox/platform"
+)
+
+// faultState holds failure rules, throttling and random faults. It
+// implements platform.Faults.
+type faultState struct {
+	mu        sync.Mutex
+	failures  []*failureRule
+	throttles []ThrottleRule
+	limiters  map[string]*rate.Limiter
+	latency   platform.LatencyModel
+	faults    FaultSpec
+	rnd       *rand.Rand
+	seq       int
+}
+
+type failureRule struct {
+	platform.FailureRule
+	used int
+}
+
+func newFaultState(spec *Spec) *faultState {
+	f := &faultState{}
+	f.reset(spec)
+	return f
+}
+
+func (f *faultState) reset(spec *Spec) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failures = nil
+	f.seq = 0
+	for _, r := range spec.Failures {
+		f.addFailureLocked(r)
+	}
+	f.throttles = nil
+	for _, t := range spec.Throttling {
+		f.addThrottleLocked(t)
+	}
+	f.limiters = map[string]*rate.Limiter{}
+	f.latency = spec.Latency
+	f.faults = spec.Faults
+	f.rnd = rand.New(rand.NewSource(spec.Faults.Seed))
+}
+
+func (f *faultState) addFailureLocked(r platform.FailureRule) platform.FailureRule {
+	if r.ID == "" {
+		f.seq++
+		r.ID = fmt.Sprintf("failure-%d", f.seq)
+	}
+	f.failures = append(f.failures, &failureRule{FailureRule: r})
+	return r
+}
+
+func (f *faultState) addThrottleLocked(t ThrottleRule) ThrottleRule {
+	if t.ID == "" {
+		f.seq++
+		t.ID = fmt.Sprintf("throttle-%d", f.seq)
+	}
+	f.throttles = append(f.throttles, t)
+	return t
+}
+
+// AddFailure adds a failure rule and returns it with its id.
+func (f *faultState) AddFailure(r platform.FailureRule) platform.FailureRule {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.addFailureLocked(r)
+}
+
+// Failures lists the rules in force.
+func (f *faultState) Failures() []platform.FailureRule {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := []platform.FailureRule{}
+	for _, r := range f.failures {
+		out = append(out, r.FailureRule)
+	}
+	return out
+}
+
+// ClearFailures removes the rule with id, or all rules when id is "".
+func (f *faultState) ClearFailures(id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if id == "" {
+		f.failures = nil
+		return true
+	}
+	for i, r := range f.failures {
+		if r.ID == id {
+			f.failures = append(f.failures[:i], f.failures[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+func globMatch(pattern, s string) bool {
+	if pattern == "" {
+		return true
+	}
+	ok, err := path.Match(pattern, s)
+	return err == nil && ok
+}
+
+// MatchFailure implements platform.Faults.
+func (f *faultState) MatchFailure(account, region, stack, logicalID, resourceType, operation string) (platform.FailureRule, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range f.failures {
+		if (r.Account == "" || r.Account == account) && (r.Region == "" || r.Region == region) &&
+			globMatch(r.Stack, stack) && globMatch(r.Resource, logicalID) &&
+			(r.Type == "" || r.Type == resourceType) && (r.Operation == "" || r.Operation == operation) {
+			if r.Times > 0 && r.used >= r.Times {
+				continue
+			}
+			r.used++
+			return r.FailureRule, true
+		}
+	}
+	return platform.FailureRule{}, false
+}
+
+// Latency implements platform.Faults.
+func (f *faultState) Latency(stack, resourceType string) time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m := f.latency
+	d := m.Default
+	if v, ok := m.ByType[resourceType]; ok {
+		d = v
+	}
+	for _, g := range sortedKeys(m.ByStack) {
+		if globMatch(g, stack) {
+			d = m.ByStack[g]
+			break
+		}
+	}
+	if m.Scale > 0 {
+		d = time.Duration(float64(d) * m.Scale)
+	}
+	return d
+}
+
+// SetLatency replaces the latency model.
+func (f *faultState) SetLatency(m platform.LatencyModel) {
+	f.mu.Lock()
+	f.latency = m
+	f.mu.Unlock()
+}
+
+// AddThrottle adds a throttling rule.
+func (f *faultState) AddThrottle(t ThrottleRule) ThrottleRule {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.addThrottleLocked(t)
+}
+
+// Throttles lists the throttling rules.
+func (f *faultState) Throttles() []ThrottleRule {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]ThrottleRule{}, f.throttles...)
+}
+
+// ClearThrottles removes the rule with id, or all when id is "".
+func (f *faultState) ClearThrottles(id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if id == "" {
+		f.throttles = nil
+		f.limiters = map[string]*rate.Limiter{}
+		return true
+	}
+	for i, t := range f.throttles {
+		if t.ID == id {
+			f.throttles = append(f.throttles[:i], f.throttles[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// SetFaults replaces the random fault rates (and reseeds).
+func (f *faultState) SetFaults(fs FaultSpec) {
+	f.mu.Lock()
+	f.faults = fs
+	f.rnd = rand.New(rand.NewSource(fs.Seed))
+	f.mu.Unlock()
+}
+
+// decide returns "throttle", "error", "drop" or "".
+func (f *faultState) decide(account, region, service, action string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, t := range f.throttles {
+		if (t.Account != "" && t.Account != account) || (t.Region != "" && t.Region != region) ||
+			!globMatch(t.Service, service) || !globMatch(t.Action, action) {
+			continue
+		}
+		if t.Probability > 0 && f.rnd.Float64() < t.Probability {
+			return "throttle"
+		}
+		if t.Rate > 0 {
+			key := t.ID + "|" + account + "|" + region + "|" + service + ":" + action
+			l := f.limiters[key]
+			if l == nil {
+				burst := t.Burst
+				if burst <= 0 {
+					burst = 1
+				}
+				l = rate.NewLimiter(rate.Limit(t.Rate), burst)
+				f.limiters[key] = l
+			}
+			if !l.Allow() {
+				return "throttle"
+			}
+		}
+	}
+	if f.faults.DropRate > 0 && f.rnd.Float64() < f.faults.DropRate {
+		return "drop"
+	}
+	if f.faults.ErrorRate > 0 && f.rnd.Float64() < f.faults.ErrorRate {
+		return "error"
+	}
+	return ""
+}
+
+// injectFault applies throttling and random faults to an authenticated
+// call; it reports whether it answered the request.
+func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, rc *reqCtx) bool {
+	acct := ""
+	if rc.principal != nil {
+		acct = rc.principal.Account
+	}
+	switch s.faults.decide(acct, rc.region, rc.service, rc.action) {
+	case "throttle":
+		if rc.proto == protoS3 {
+			s.writeError(w, r, rc, apiErr(503, "SlowDown", "Please reduce your request rate."))
+		} else {
+			s.writeError(w, r, rc, apiErr(400, "Throttling", "Rate exceeded"))
+		}
+		return true
+	case "error":
+		if rc.proto == protoS3 {
+			s.writeError(w, r, rc, apiErr(500, "InternalError", "We encountered an internal error. Please try again."))
+		} else {
+			s.writeError(w, r, rc, apiErr(500, "InternalFailure", "We encountered an internal error. Please try again."))
+		}
+		return true
+	case "drop":
+		rc.code = "ConnectionDropped"
+		if hj, ok := w.(*statusWriter); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				_ = c.Close()
+				hj.status = 0
+				return true
+			}
+		}
+		s.writeError(w, r, rc, apiErr(500, "InternalFailure", "We encountered an internal error. Please try again."))
+		return true
+	}
+	return false
+}
+
+// LogEntry is one API request in the request log.
+type LogEntry struct {
+	Seq       uint64    `json:"seq"`
+	Time      time.Time `json:"time"`
+	RequestID string    `json:"request_id"`
+	Caller    string    `json:"caller,omitempty"` // principal ARN
+	Account   string    `json:"account,omitempty"`
+	Region    string    `json:"region,omitempty"`
+	Service   string    `json:"service"`
+	Action    string    `json:"action"`
+	Status    int       `json:"status"`
+	// Outcome is "OK" or the error code.
+	Outcome string `json:"outcome"`
+	// DurationMS is the server-side handling time.
+	DurationMS float64 `json:"duration_ms"`
+}
+
+type requestLog struct {
+	mu      sync.Mutex
+	max     int
+	seq     uint64
+	entries []LogEntry
+}
+
+func newRequestLog(max int) *requestLog { return &requestLog{max: max} }
+
+func (l *requestLog) add(e LogEntry) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.seq++
+	e.Seq = l.seq
+	if len(l.entries) >= l.max {
+		copy(l.entries, l.entries[1:])
+		l.entries = l.entries[:len(l.entries)-1]
+	}
+	l.entries = append(l.entries, e)
+}
+
+func (l *requestLog) since(seq uint64) []LogEntry {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := []LogEntry{}
+	for _, e := range l.entries {
+		if e.Seq > seq {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (l *requestLog) clear() {
+	l.mu.Lock()
+	l.entries = nil
+	l.mu.Unlock()
+}
+
+func (s *Server) logRequest(rc *reqCtx, w *statusWriter, start time.Time) {
+	e := LogEntry{
+		Time: start, RequestID: rc.id, Region: rc.region, Service: rc.service, Action: rc.action,
+		Status: w.status, Outcome: "OK", DurationMS: float64(time.Since(timeNowMinus(s, start))) / 1e6,
+	}
+	if rc.principal != nil {
+		e.Caller, e.Account = rc.principal.ARN, rc.principal.Account
+	}
+	if rc.code != "" {
+		e.Outcome = rc.code
+	} else if w.code != "" {
+		e.Outcome = w.code
+	} else if w.status >= 300 {
+		e.Outcome = http.StatusText(w.status)
+	}
+	s.reqLog.add(e)
+	s.log.Debug("sandbox: request", "service", e.Service, "action", e.Action, "caller", e.Caller, "region", e.Region, "outcome", e.Outcome)
+}
+
+// timeNowMinus converts a sandbox-clock start into wall time for durations.
+func timeNowMinus(s *Server, start time.Time) time.Time { return start.Add(-s.clock.Offset()) }

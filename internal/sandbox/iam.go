@@ -1,0 +1,1028 @@
+package sandbox
+
+import (
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stacker-go/stacker/internal/sandbox/platform"
+)
+
+// IAM error helpers (AWS's words).
+func noSuchEntity(msg string) *platform.APIError { return apiErr(404, "NoSuchEntity", msg) }
+func entityExists(msg string) *platform.APIError { return apiErr(409, "EntityAlreadyExists", msg) }
+func malformedPolicy(err error) *platform.APIError {
+	return apiErr(400, "MalformedPolicyDocument", "Syntax errors in policy. "+err.Error())
+}
+
+const iamTime = "2006-01-02T15:04:05Z"
+
+// iamAPI implements platform.IAM on the server's state.
+type iamAPI Server
+
+func (s *Server) accountLocked(id string) (*acctState, *platform.APIError) {
+	a := s.st.Accounts[id]
+	if a == nil {
+		return nil, apiErr(400, "InvalidClientTokenId", "account "+id+" does not exist")
+	}
+	return a, nil
+}
+
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	return p
+}
+
+// --- core operations shared by the IAM API and platform.IAM -------------
+
+func (s *Server) createRole(acct string, r platform.RoleSpec) (*role, error) {
+	if !iamNameRe.MatchString(r.Name) {
+		return nil, constraint(r.Name, "roleName", `Member must satisfy regular expression pattern: [\w+=,.@-]+`)
+	}
+	if err := checkPolicy(r.AssumeRolePolicyDocument); err != nil {
+		return nil, malformedPolicy(err)
+	}
+	for _, d := range r.InlinePolicies {
+		if err := checkPolicy(d); err != nil {
+			return nil, malformedPolicy(err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, aerr := s.accountLocked(acct)
+	if aerr != nil {
+		return nil, aerr
+	}
+	if _, ok := a.Roles[r.Name]; ok {
+		return nil, entityExists("Role with name " + r.Name + " already exists.")
+	}
+	for _, arn := range r.ManagedPolicyARNs {
+		if !s.policyExistsLocked(a, arn) {
+			return nil, noSuchEntity("Policy " + arn + " does not exist or is not attachable.")
+		}
+	}
+	max := r.MaxSessionDuration
+	if max == 0 {
+		max = 3600
+	}
+	if max < 3600 || max > 43200 {
+		return nil, constraint(strconv.Itoa(max), "maxSessionDuration", "Member must have value less than or equal to 43200")
+	}
+	path := cleanPath(r.Path)
+	ro := &role{Name: r.Name, Path: path, ID: randomID("AROA", 17), ARN: "arn:aws:iam::" + acct + ":role" + path + r.Name,
+		Trust: r.AssumeRolePolicyDocument, Description: r.Description, MaxSession: max, Created: s.clock.Now(),
+		Inline: map[string]string{}, Attached: append([]string{}, r.ManagedPolicyARNs...), Tags: r.Tags}
+	for k, v := range r.InlinePolicies {
+		ro.Inline[k] = v
+	}
+	a.Roles[r.Name] = ro
+	return ro, nil
+}
+
+func (s *Server) policyExistsLocked(a *acctState, arn string) bool {
+	if _, ok := awsManaged[arn]; ok {
+		return true
+	}
+	_, ok := a.Policies[arn]
+	return ok
+}
+
+func (s *Server) withRole(acct, name string, f func(a *acctState, r *role) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, aerr := s.accountLocked(acct)
+	if aerr != nil {
+		return aerr
+	}
+	r := a.Roles[name]
+	if r == nil {
+		return noSuchEntity("The role with name " + name + " cannot be found.")
+	}
+	return f(a, r)
+}
+
+func (s *Server) withUser(acct, name string, f func(a *acctState, u *user) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, aerr := s.accountLocked(acct)
+	if aerr != nil {
+		return aerr
+	}
+	u := a.Users[name]
+	if u == nil {
+		return noSuchEntity("The user with name " + name + " cannot be found.")
+	}
+	return f(a, u)
+}
+
+func attach(list []string, arn string) []string {
+	for _, x := range list {
+		if x == arn {
+			return list
+		}
+	}
+	return append(list, arn)
+}
+
+func detach(list []string, arn string) ([]string, bool) {
+	for i, x := range list {
+		if x == arn {
+			return append(list[:i:i], list[i+1:]...), true
+		}
+	}
+	return list, false
+}
+
+func (s *Server) createPolicy(acct, name, path, doc, now string) (*managedPolicy, error) {
+	if err := checkPolicy(doc); err != nil {
+		return nil, malformedPolicy(err)
+	}
+	if !iamNameRe.MatchString(name) {
+		return nil, constraint(name, "policyName", `Member must satisfy regular expression pattern: [\w+=,.@-]+`)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, aerr := s.accountLocked(acct)
+	if aerr != nil {
+		return nil, aerr
+	}
+	path = cleanPath(path)
+	arn := "arn:aws:iam::" + acct + ":policy" + path + name
+	if _, ok := a.Policies[arn]; ok {
+		return nil, entityExists("A policy called " + name + " already exists. Duplicate names are not allowed.")
+	}
+	t := s.clock.Now()
+	mp := &managedPolicy{Name: name, Path: path, ID: randomID("ANPA", 17), ARN: arn, Document: doc, Version: 1, Created: t, Updated: t}
+	a.Policies[arn] = mp
+	return mp, nil
+}
+
+// --- platform.IAM ---------------------------------------------------------
+
+func (i *iamAPI) s() *Server { return (*Server)(i) }
+
+func (i *iamAPI) CreateRole(account string, r platform.RoleSpec) (string, string, error) {
+	ro, err := i.s().createRole(account, r)
+	if err != nil {
+		return "", "", err
+	}
+	return ro.ARN, ro.ID, nil
+}
+
+func (i *iamAPI) UpdateRole(account string, r platform.RoleSpec) error {
+	if err := checkPolicy(r.AssumeRolePolicyDocument); err != nil {
+		return malformedPolicy(err)
+	}
+	return i.s().withRole(account, r.Name, func(a *acctState, ro *role) error {
+		ro.Trust = r.AssumeRolePolicyDocument
+		ro.Description = r.Description
+		if r.MaxSessionDuration > 0 {
+			ro.MaxSession = r.MaxSessionDuration
+		}
+		ro.Attached = append([]string{}, r.ManagedPolicyARNs...)
+		ro.Inline = map[string]string{}
+		for k, v := range r.InlinePolicies {
+			ro.Inline[k] = v
+		}
+		ro.Tags = r.Tags
+		return nil
+	})
+}
+
+func (i *iamAPI) DeleteRole(account, name string) error {
+	s := i.s()
+	return s.withRole(account, name, func(a *acctState, r *role) error {
+		if len(r.Inline) > 0 || len(r.Attached) > 0 {
+			return apiErr(409, "DeleteConflict", "Cannot delete entity, must delete policies first.")
+		}
+		for _, p := range a.Profiles {
+			for _, rn := range p.Roles {
+				if rn == name {
+					return apiErr(409, "DeleteConflict", "Cannot delete entity, must remove roles from instance profile first.")
+				}
+			}
+		}
+		delete(a.Roles, name)
+		return nil
+	})
+}
+
+func (i *iamAPI) PutRolePolicy(account, roleName, policyName, document string) error {
+	if err := checkPolicy(document); err != nil {
+		return malformedPolicy(err)
+	}
+	return i.s().withRole(account, roleName, func(a *acctState, r *role) error {
+		r.Inline[policyName] = document
+		return nil
+	})
+}
+
+func (i *iamAPI) DeleteRolePolicy(account, roleName, policyName string) error {
+	return i.s().withRole(account, roleName, func(a *acctState, r *role) error {
+		if _, ok := r.Inline[policyName]; !ok {
+			return noSuchEntity("The role policy with name " + policyName + " cannot be found.")
+		}
+		delete(r.Inline, policyName)
+		return nil
+	})
+}
+
+func (i *iamAPI) CreatePolicy(account, name, path, document string) (string, error) {
+	mp, err := i.s().createPolicy(account, name, path, document, "")
+	if err != nil {
+		return "", err
+	}
+	return mp.ARN, nil
+}
+
+func (i *iamAPI) UpdatePolicy(account, arn, document string) error {
+	if err := checkPolicy(document); err != nil {
+		return malformedPolicy(err)
+	}
+	s := i.s()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, aerr := s.accountLocked(account)
+	if aerr != nil {
+		return aerr
+	}
+	mp := a.Policies[arn]
+	if mp == nil {
+		return noSuchEntity("Policy " + arn + " was not found.")
+	}
+	mp.Document = document
+	mp.Version++
+	mp.Updated = s.clock.Now()
+	return nil
+}
+
+func (i *iamAPI) DeletePolicy(account, arn string) error {
+	s := i.s()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, aerr := s.accountLocked(account)
+	if aerr != nil {
+		return aerr
+	}
+	if a.Policies[arn] == nil {
+		return noSuchEntity("Policy " + arn + " was not found.")
+	}
+	for _, r := range a.Roles {
+		for _, x := range r.Attached {
+			if x == arn {
+				return apiErr(409, "DeleteConflict", "Cannot delete a policy attached to entities.")
+			}
+		}
+	}
+	for _, u := range a.Users {
+		for _, x := range u.Attached {
+			if x == arn {
+				return apiErr(409, "DeleteConflict", "Cannot delete a policy attached to entities.")
+			}
+		}
+	}
+	delete(a.Policies, arn)
+	return nil
+}
+
+func (i *iamAPI) AttachRolePolicy(account, roleName, arn string) error {
+	s := i.s()
+	return s.withRole(account, roleName, func(a *acctState, r *role) error {
+		if !s.policyExistsLocked(a, arn) {
+			return noSuchEntity("Policy " + arn + " does not exist or is not attachable.")
+		}
+		r.Attached = attach(r.Attached, arn)
+		return nil
+	})
+}
+
+func (i *iamAPI) DetachRolePolicy(account, roleName, arn string) error {
+	return i.s().withRole(account, roleName, func(a *acctState, r *role) error {
+		var ok bool
+		if r.Attached, ok = detach(r.Attached, arn); !ok {
+			return noSuchEntity("Policy " + arn + " was not found.")
+		}
+		return nil
+	})
+}
+
+func (i *iamAPI) AttachUserPolicy(account, userName, arn string) error {
+	s := i.s()
+	return s.withUser(account, userName, func(a *acctState, u *user) error {
+		if !s.policyExistsLocked(a, arn) {
+			return noSuchEntity("Policy " + arn + " does not exist or is not attachable.")
+		}
+		u.Attached = attach(u.Attached, arn)
+		return nil
+	})
+}
+
+func (i *iamAPI) DetachUserPolicy(account, userName, arn string) error {
+	return i.s().withUser(account, userName, func(a *acctState, u *user) error {
+		var ok bool
+		if u.Attached, ok = detach(u.Attached, arn); !ok {
+			return noSuchEntity("Policy " + arn + " was not found.")
+		}
+		return nil
+	})
+}
+
+func (i *iamAPI) CreateUser(account, name, path string) (string, string, error) {
+	u, err := i.s().createUser(account, name, path)
+	if err != nil {
+		return "", "", err
+	}
+	return u.ARN, u.ID, nil
+}
+
+func (s *Server) createUser(acct, name, path string) (*user, error) {
+	if !iamNameRe.MatchString(name) {
+		return nil, constraint(name, "userName", `Member must satisfy regular expression pattern: [\w+=,.@-]+`)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, aerr := s.accountLocked(acct)
+	if aerr != nil {
+		return nil, aerr
+	}
+	if _, ok := a.Users[name]; ok {
+		return nil, entityExists("User with name " + name + " already exists.")
+	}
+	path = cleanPath(path)
+	u := &user{Name: name, Path: path, ID: randomID("AIDA", 17), ARN: "arn:aws:iam::" + acct + ":user" + path + name, Created: s.clock.Now(), Inline: map[string]string{}}
+	a.Users[name] = u
+	return u, nil
+}
+
+func (i *iamAPI) DeleteUser(account, name string) error {
+	s := i.s()
+	return s.withUser(account, name, func(a *acctState, u *user) error {
+		if len(u.Inline) > 0 || len(u.Attached) > 0 {
+			return apiErr(409, "DeleteConflict", "Cannot delete entity, must delete policies first.")
+		}
+		for _, k := range s.st.Keys {
+			if k.Account == account && k.User == name {
+				return apiErr(409, "DeleteConflict", "Cannot delete entity, must delete access keys first.")
+			}
+		}
+		for _, d := range a.MFA {
+			if d.User == name {
+				return apiErr(409, "DeleteConflict", "Cannot delete entity, must delete MFA device first.")
+			}
+		}
+		delete(a.Users, name)
+		return nil
+	})
+}
+
+func (i *iamAPI) PutUserPolicy(account, userName, policyName, document string) error {
+	if err := checkPolicy(document); err != nil {
+		return malformedPolicy(err)
+	}
+	return i.s().withUser(account, userName, func(a *acctState, u *user) error {
+		u.Inline[policyName] = document
+		return nil
+	})
+}
+
+func (i *iamAPI) DeleteUserPolicy(account, userName, policyName string) error {
+	return i.s().withUser(account, userName, func(a *acctState, u *user) error {
+		if _, ok := u.Inline[policyName]; !ok {
+			return noSuchEntity("The user policy with name " + policyName + " cannot be found.")
+		}
+		delete(u.Inline, policyName)
+		return nil
+	})
+}
+
+func (i *iamAPI) CreateAccessKey(account, userName string) (string, string, error) {
+	k, err := i.s().createAccessKey(account, userName)
+	if err != nil {
+		return "", "", err
+	}
+	return k.ID, k.Secret, nil
+}
+
+func (s *Server) createAccessKey(acct, userName string) (*accessKey, error) {
+	var k *accessKey
+	err := s.withUser(acct, userName, func(a *acctState, u *user) error {
+		n := 0
+		for _, x := range s.st.Keys {
+			if x.Account == acct && x.User == userName {
+				n++
+			}
+		}
+		if n >= 2 {
+			return apiErr(409, "LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: 2")
+		}
+		k = &accessKey{ID: randomID("AKIA", 16), Secret: randomSecret(), Account: acct, User: userName, Status: "Active", Created: s.clock.Now()}
+		s.st.Keys[k.ID] = k
+		return nil
+	})
+	return k, err
+}
+
+func (i *iamAPI) DeleteAccessKey(account, userName, keyID string) error {
+	s := i.s()
+	return s.withUser(account, userName, func(a *acctState, u *user) error {
+		k := s.st.Keys[keyID]
+		if k == nil || k.Account != account || k.User != userName {
+			return noSuchEntity("The Access Key with id " + keyID + " cannot be found.")
+		}
+		delete(s.st.Keys, keyID)
+		return nil
+	})
+}
+
+func (i *iamAPI) CreateInstanceProfile(account, name, path string, roles []string) (string, error) {
+	s := i.s()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, aerr := s.accountLocked(account)
+	if aerr != nil {
+		return "", aerr
+	}
+	if _, ok := a.Profiles[name]; ok {
+		return "", entityExists("Instance Profile " + name + " already exists.")
+	}
+	for _, r := range roles {
+		if a.Roles[r] == nil {
+			return "", noSuchEntity("The role with name " + r + " cannot be found.")
+		}
+	}
+	path = cleanPath(path)
+	p := &instanceProfile{Name: name, Path: path, ID: randomID("AIPA", 17), ARN: "arn:aws:iam::" + account + ":instance-profile" + path + name, Roles: append([]string{}, roles...)}
+	a.Profiles[name] = p
+	return p.ARN, nil
+}
+
+func (i *iamAPI) DeleteInstanceProfile(account, name string) error {
+	s := i.s()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, aerr := s.accountLocked(account)
+	if aerr != nil {
+		return aerr
+	}
+	if a.Profiles[name] == nil {
+		return noSuchEntity("Instance Profile " + name + " cannot be found.")
+	}
+	delete(a.Profiles, name)
+	return nil
+}
+
+func (i *iamAPI) RoleARN(account, name string) (string, bool) {
+	s := i.s()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if a := s.st.Accounts[account]; a != nil {
+		if r := a.Roles[name]; r != nil {
+			return r.ARN, true
+		}
+	}
+	return "", false
+}
+
+// --- IAM query API ---------------------------------------------------------
+
+type xmlUser struct {
+	Path       string `xml:"Path"`
+	UserName   string `xml:"UserName"`
+	UserID     string `xml:"UserId"`
+	Arn        string `xml:"Arn"`
+	CreateDate string `xml:"CreateDate"`
+}
+
+func userXML(u *user) xmlUser {
+	return xmlUser{Path: u.Path, UserName: u.Name, UserID: u.ID, Arn: u.ARN, CreateDate: u.Created.Format(iamTime)}
+}
+
+type xmlRole struct {
+	Path                     string   `xml:"Path"`
+	RoleName                 string   `xml:"RoleName"`
+	RoleID                   string   `xml:"RoleId"`
+	Arn                      string   `xml:"Arn"`
+	CreateDate               string   `xml:"CreateDate"`
+	AssumeRolePolicyDocument string   `xml:"AssumeRolePolicyDocument"`
+	Description              string   `xml:"Description,omitempty"`
+	MaxSessionDuration       int      `xml:"MaxSessionDuration"`
+	Tags                     []xmlTag `xml:"Tags>member,omitempty"`
+}
+
+type xmlTag struct {
+	Key   string `xml:"Key"`
+	Value string `xml:"Value"`
+}
+
+func roleXML(r *role) xmlRole {
+	x := xmlRole{Path: r.Path, RoleName: r.Name, RoleID: r.ID, Arn: r.ARN, CreateDate: r.Created.Format(iamTime),
+		AssumeRolePolicyDocument: url.QueryEscape(r.Trust), Description: r.Description, MaxSessionDuration: r.MaxSession}
+	for _, k := range sortedKeys(r.Tags) {
+		x.Tags = append(x.Tags, xmlTag{k, r.Tags[k]})
+	}
+	return x
+}
+
+type xmlPolicy struct {
+	PolicyName       string `xml:"PolicyName"`
+	PolicyID         string `xml:"PolicyId"`
+	Arn              string `xml:"Arn"`
+	Path             string `xml:"Path"`
+	DefaultVersionID string `xml:"DefaultVersionId"`
+	AttachmentCount  int    `xml:"AttachmentCount"`
+	IsAttachable     bool   `xml:"IsAttachable"`
+	CreateDate       string `xml:"CreateDate"`
+	UpdateDate       string `xml:"UpdateDate"`
+}
+
+func policyXML(p *managedPolicy, attachments int) xmlPolicy {
+	return xmlPolicy{PolicyName: p.Name, PolicyID: p.ID, Arn: p.ARN, Path: p.Path, DefaultVersionID: "v" + strconv.Itoa(p.Version),
+		AttachmentCount: attachments, IsAttachable: true, CreateDate: p.Created.Format(iamTime), UpdateDate: p.Updated.Format(iamTime)}
+}
+
+type xmlAttached struct {
+	PolicyName string `xml:"PolicyName"`
+	PolicyArn  string `xml:"PolicyArn"`
+}
+
+func attachedXML(arns []string) []xmlAttached {
+	out := []xmlAttached{}
+	for _, a := range arns {
+		out = append(out, xmlAttached{PolicyName: a[strings.LastIndex(a, "/")+1:], PolicyArn: a})
+	}
+	return out
+}
+
+type xmlAccessKey struct {
+	UserName        string `xml:"UserName"`
+	AccessKeyID     string `xml:"AccessKeyId"`
+	Status          string `xml:"Status"`
+	SecretAccessKey string `xml:"SecretAccessKey,omitempty"`
+	CreateDate      string `xml:"CreateDate"`
+}
+
+// iamResource is the ARN an IAM action is authorized against.
+func iamResource(acct string, c *platform.Call) string {
+	f := c.Form
+	switch {
+	case f.Get("RoleName") != "":
+		return "arn:aws:iam::" + acct + ":role/" + f.Get("RoleName")
+	case f.Get("UserName") != "":
+		return "arn:aws:iam::" + acct + ":user/" + f.Get("UserName")
+	case f.Get("PolicyArn") != "":
+		return f.Get("PolicyArn")
+	case f.Get("PolicyName") != "":
+		return "arn:aws:iam::" + acct + ":policy/" + f.Get("PolicyName")
+	case f.Get("VirtualMFADeviceName") != "":
+		return "arn:aws:iam::" + acct + ":mfa/" + f.Get("VirtualMFADeviceName")
+	case f.Get("InstanceProfileName") != "":
+		return "arn:aws:iam::" + acct + ":instance-profile/" + f.Get("InstanceProfileName")
+	}
+	return "*"
+}
+
+func (s *Server) serveIAM(w http.ResponseWriter, c *platform.Call) error {
+	acct := c.Principal.Account
+	f := c.Form
+	if c.Action != "GetUser" || f.Get("UserName") != "" {
+		res := iamResource(acct, c)
+		if d := s.Authorize(c.Principal, "iam:"+c.Action, res, nil); !d.Allowed {
+			return apiErr(403, "AccessDenied", d.Reason)
+		}
+	}
+	api := (*iamAPI)(s)
+	ok := func(result any) error { return writeQuery(w, "iam", c.Action, c.RequestID, result) }
+	userName := f.Get("UserName")
+	switch c.Action {
+	case "GetUser":
+		if userName == "" {
+			if c.Principal.Kind != "user" {
+				return validationErr("Must specify userName when calling with non-User credentials")
+			}
+			userName = c.Principal.UserName
+		}
+		var x xmlUser
+		err := s.withUser(acct, userName, func(a *acctState, u *user) error { x = userXML(u); return nil })
+		if err != nil {
+			return err
+		}
+		return ok(struct {
+			User xmlUser `xml:"User"`
+		}{x})
+	case "CreateUser":
+		u, err := s.createUser(acct, userName, f.Get("Path"))
+		if err != nil {
+			return err
+		}
+		return ok(struct {
+			User xmlUser `xml:"User"`
+		}{userXML(u)})
+	case "DeleteUser":
+		if err := api.DeleteUser(acct, userName); err != nil {
+			return err
+		}
+		return ok(nil)
+	case "ListUsers":
+		s.mu.RLock()
+		a := s.st.Accounts[acct]
+		var users []xmlUser
+		for _, n := range sortedKeys(a.Users) {
+			users = append(users, userXML(a.Users[n]))
+		}
+		s.mu.RUnlock()
+		return ok(struct {
+			Users       []xmlUser `xml:"Users>member"`
+			IsTruncated bool      `xml:"IsTruncated"`
+		}{Users: users})
+	case "CreateAccessKey":
+		if userName == "" {
+			userName = c.Principal.UserName
+		}
+		k, err := s.createAccessKey(acct, userName)
+		if err != nil {
+			return err
+		}
+		return ok(struct {
+			AccessKey xmlAccessKey `xml:"AccessKey"`
+		}{xmlAccessKey{UserName: k.User, AccessKeyID: k.ID, Status: k.Status, SecretAccessKey: k.Secret, CreateDate: k.Created.Format(iamTime)}})
+	case "DeleteAccessKey":
+		if userName == "" {
+			userName = c.Principal.UserName
+		}
+		if err := api.DeleteAccessKey(acct, userName, f.Get("AccessKeyId")); err != nil {
+			return err
+		}
+		return ok(nil)
+	case "ListAccessKeys":
+		if userName == "" {
+			userName = c.Principal.UserName
+		}
+		var keys []xmlAccessKey
+		err := s.withUser(acct, userName, func(a *acctState, u *user) error {
+			for _, id := range sortedKeys(s.st.Keys) {
+				k := s.st.Keys[id]
+				if k.Account == acct && k.User == userName {
+					keys = append(keys, xmlAccessKey{UserName: k.User, AccessKeyID: k.ID, Status: k.Status, CreateDate: k.Created.Format(iamTime)})
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return ok(struct {
+			AccessKeyMetadata []xmlAccessKey `xml:"AccessKeyMetadata>member"`
+			IsTruncated       bool           `xml:"IsTruncated"`
+		}{AccessKeyMetadata: keys})
+	case "CreateRole":
+		maxS, _ := strconv.Atoi(f.Get("MaxSessionDuration"))
+		tags := map[string]string{}
+		for i := 1; f.Get("Tags.member."+strconv.Itoa(i)+".Key") != ""; i++ {
+			tags[f.Get("Tags.member."+strconv.Itoa(i)+".Key")] = f.Get("Tags.member." + strconv.Itoa(i) + ".Value")
+		}
+		r, err := s.createRole(acct, platform.RoleSpec{Name: f.Get("RoleName"), Path: f.Get("Path"),
+			AssumeRolePolicyDocument: f.Get("AssumeRolePolicyDocument"), Description: f.Get("Description"), MaxSessionDuration: maxS, Tags: tags})
+		if err != nil {
+			return err
+		}
+		return ok(struct {
+			Role xmlRole `xml:"Role"`
+		}{roleXML(r)})
+	case "GetRole":
+		var x xmlRole
+		if err := s.withRole(acct, f.Get("RoleName"), func(a *acctState, r *role) error { x = roleXML(r); return nil }); err != nil {
+			return err
+		}
+		return ok(struct {
+			Role xmlRole `xml:"Role"`
+		}{x})
+	case "ListRoles":
+		s.mu.RLock()
+		a := s.st.Accounts[acct]
+		var roles []xmlRole
+		for _, n := range sortedKeys(a.Roles) {
+			roles = append(roles, roleXML(a.Roles[n]))
+		}
+		s.mu.RUnlock()
+		return ok(struct {
+			Roles       []xmlRole `xml:"Roles>member"`
+			IsTruncated bool      `xml:"IsTruncated"`
+		}{Roles: roles})
+	case "DeleteRole":
+		if err := api.DeleteRole(acct, f.Get("RoleName")); err != nil {
+			return err
+		}
+		return ok(nil)
+	case "UpdateAssumeRolePolicy":
+		doc := f.Get("PolicyDocument")
+		if err := checkPolicy(doc); err != nil {
+			return malformedPolicy(err)
+		}
+		if err := s.withRole(acct, f.Get("RoleName"), func(a *acctState, r *role) error { r.Trust = doc; return nil }); err != nil {
+			return err
+		}
+		return ok(nil)
+	case "PutRolePolicy":
+		if err := api.PutRolePolicy(acct, f.Get("RoleName"), f.Get("PolicyName"), f.Get("PolicyDocument")); err != nil {
+			return err
+		}
+		return ok(nil)
+	case "PutUserPolicy":
+		if err := api.PutUserPolicy(acct, userName, f.Get("PolicyName"), f.Get("PolicyDocument")); err != nil {
+			return err
+		}
+		return ok(nil)
+	case "DeleteRolePolicy":
+		if err := api.DeleteRolePolicy(acct, f.Get("RoleName"), f.Get("PolicyName")); err != nil {
+			return err
+		}
+		return ok(nil)
+	case "DeleteUserPolicy":
+		if err := api.DeleteUserPolicy(acct, userName, f.Get("PolicyName")); err != nil {
+			return err
+		}
+		return ok(nil)
+	case "GetRolePolicy", "GetUserPolicy":
+		name := f.Get("PolicyName")
+		var doc string
+		var err error
+		if c.Action == "GetRolePolicy" {
+			err = s.withRole(acct, f.Get("RoleName"), func(a *acctState, r *role) error {
+				d, found := r.Inline[name]
+				if !found {
+					return noSuchEntity("The role policy with name " + name + " cannot be found.")
+				}
+				doc = d
+				return nil
+			})
+		} else {
+			err = s.withUser(acct, userName, func(a *acctState, u *user) error {
+				d, found := u.Inline[name]
+				if !found {
+					return noSuchEntity("The user policy with name " + name + " cannot be found.")
+				}
+				doc = d
+				return nil
+			})
+		}
+		if err != nil {
+			return err
+		}
+		return ok(struct {
+			RoleName       string `xml:"RoleName,omitempty"`
+			UserName       string `xml:"UserName,omitempty"`
+			PolicyName     string `xml:"PolicyName"`
+			PolicyDocument string `xml:"PolicyDocument"`
+		}{RoleName: f.Get("RoleName"), UserName: userName, PolicyName: name, PolicyDocument: url.QueryEscape(doc)})
+	case "ListRolePolicies", "ListUserPolicies":
+		var names []string
+		var err error
+		if c.Action == "ListRolePolicies" {
+			err = s.withRole(acct, f.Get("RoleName"), func(a *acctState, r *role) error { names = sortedKeys(r.Inline); return nil })
+		} else {
+			err = s.withUser(acct, userName, func(a *acctState, u *user) error { names = sortedKeys(u.Inline); return nil })
+		}
+		if err != nil {
+			return err
+		}
+		return ok(struct {
+			PolicyNames []string `xml:"PolicyNames>member"`
+			IsTruncated bool     `xml:"IsTruncated"`
+		}{PolicyNames: names})
+	case "AttachRolePolicy":
+		if err := api.AttachRolePolicy(acct, f.Get("RoleName"), f.Get("PolicyArn")); err != nil {
+			return err
+		}
+		return ok(nil)
+	case "DetachRolePolicy":
+		if err := api.DetachRolePolicy(acct, f.Get("RoleName"), f.Get("PolicyArn")); err != nil {
+			return err
+		}
+		return ok(nil)
+	case "AttachUserPolicy":
+		if err := api.AttachUserPolicy(acct, userName, f.Get("PolicyArn")); err != nil {
+			return err
+		}
+		return ok(nil)
+	case "DetachUserPolicy":
+		if err := api.DetachUserPolicy(acct, userName, f.Get("PolicyArn")); err != nil {
+			return err
+		}
+		return ok(nil)
+	case "ListAttachedRolePolicies", "ListAttachedUserPolicies":
+		var arns []string
+		var err error
+		if c.Action == "ListAttachedRolePolicies" {
+			err = s.withRole(acct, f.Get("RoleName"), func(a *acctState, r *role) error { arns = append(arns, r.Attached...); return nil })
+		} else {
+			err = s.withUser(acct, userName, func(a *acctState, u *user) error { arns = append(arns, u.Attached...); return nil })
+		}
+		if err != nil {
+			return err
+		}
+		return ok(struct {
+			AttachedPolicies []xmlAttached `xml:"AttachedPolicies>member"`
+			IsTruncated      bool          `xml:"IsTruncated"`
+		}{AttachedPolicies: attachedXML(arns)})
+	case "CreatePolicy":
+		mp, err := s.createPolicy(acct, f.Get("PolicyName"), f.Get("Path"), f.Get("PolicyDocument"), "")
+		if err != nil {
+			return err
+		}
+		return ok(struct {
+			Policy xmlPolicy `xml:"Policy"`
+		}{policyXML(mp, 0)})
+	case "GetPolicy":
+		arn := f.Get("PolicyArn")
+		s.mu.RLock()
+		mp := s.st.Accounts[acct].Policies[arn]
+		var x xmlPolicy
+		if mp != nil {
+			x = policyXML(mp, s.attachmentsLocked(acct, arn))
+		} else if doc, isAWS := awsManaged[arn]; isAWS {
+			_ = doc
+			name := arn[strings.LastIndex(arn, "/")+1:]
+			x = xmlPolicy{PolicyName: name, PolicyID: "ANPA" + strings.ToUpper(name), Arn: arn, Path: "/", DefaultVersionID: "v1", IsAttachable: true,
+				AttachmentCount: s.attachmentsLocked(acct, arn), CreateDate: "2015-02-06T18:39:46Z", UpdateDate: "2015-02-06T18:39:46Z"}
+		}
+		s.mu.RUnlock()
+		if x.Arn == "" {
+			return noSuchEntity("Policy " + arn + " was not found.")
+		}
+		return ok(struct {
+			Policy xmlPolicy `xml:"Policy"`
+		}{x})
+	case "GetPolicyVersion":
+		arn := f.Get("PolicyArn")
+		s.mu.RLock()
+		doc, found := awsManaged[arn]
+		if mp := s.st.Accounts[acct].Policies[arn]; mp != nil {
+			doc, found = mp.Document, "v"+strconv.Itoa(mp.Version) == f.Get("VersionId")
+		}
+		s.mu.RUnlock()
+		if !found {
+			return noSuchEntity("Policy " + arn + " version " + f.Get("VersionId") + " does not exist or is not attachable.")
+		}
+		type ver struct {
+			Document         string `xml:"Document"`
+			VersionID        string `xml:"VersionId"`
+			IsDefaultVersion bool   `xml:"IsDefaultVersion"`
+		}
+		return ok(struct {
+			PolicyVersion ver `xml:"PolicyVersion"`
+		}{ver{url.QueryEscape(doc), f.Get("VersionId"), true}})
+	case "DeletePolicy":
+		if err := api.DeletePolicy(acct, f.Get("PolicyArn")); err != nil {
+			return err
+		}
+		return ok(nil)
+	case "CreateVirtualMFADevice":
+		return s.createVirtualMFA(w, c)
+	case "EnableMFADevice":
+		return s.enableMFA(w, c)
+	case "DeactivateMFADevice":
+		serial := f.Get("SerialNumber")
+		s.mu.Lock()
+		d := s.st.Accounts[acct].MFA[serial]
+		if d == nil || d.User != userName {
+			s.mu.Unlock()
+			return noSuchEntity("MFA Device with serial number " + serial + " not found.")
+		}
+		d.User = ""
+		s.mu.Unlock()
+		return ok(nil)
+	case "DeleteVirtualMFADevice":
+		serial := f.Get("SerialNumber")
+		s.mu.Lock()
+		a := s.st.Accounts[acct]
+		d := a.MFA[serial]
+		if d == nil {
+			s.mu.Unlock()
+			return noSuchEntity("VirtualMFADevice with serial number " + serial + " doesn't exist.")
+		}
+		if d.User != "" {
+			s.mu.Unlock()
+			return apiErr(409, "DeleteConflict", "MFA device is still in use.")
+		}
+		delete(a.MFA, serial)
+		s.mu.Unlock()
+		return ok(nil)
+	case "ListMFADevices":
+		if userName == "" {
+			userName = c.Principal.UserName
+		}
+		type dev struct {
+			UserName     string `xml:"UserName"`
+			SerialNumber string `xml:"SerialNumber"`
+			EnableDate   string `xml:"EnableDate"`
+		}
+		var devs []dev
+		s.mu.RLock()
+		a := s.st.Accounts[acct]
+		for _, serial := range sortedKeys(a.MFA) {
+			if d := a.MFA[serial]; d.User == userName && userName != "" {
+				devs = append(devs, dev{d.User, d.Serial, d.Enabled.Format(iamTime)})
+			}
+		}
+		s.mu.RUnlock()
+		return ok(struct {
+			MFADevices  []dev `xml:"MFADevices>member"`
+			IsTruncated bool  `xml:"IsTruncated"`
+		}{MFADevices: devs})
+	case "GetAccountSummary":
+		return ok(struct {
+			SummaryMap []xmlTag `xml:"SummaryMap>entry"`
+		}{})
+	case "ListAccountAliases":
+		return ok(struct {
+			AccountAliases []string `xml:"AccountAliases>member"`
+			IsTruncated    bool     `xml:"IsTruncated"`
+		}{AccountAliases: []string{}})
+	}
+	return apiErr(400, "InvalidAction", "Could not find operation "+c.Action+" for version 2010-05-08")
+}
+
+func (s *Server) attachmentsLocked(acct, arn string) int {
+	n := 0
+	a := s.st.Accounts[acct]
+	for _, r := range a.Roles {
+		for _, x := range r.Attached {
+			if x == arn {
+				n++
+			}
+		}
+	}
+	for _, u := range a.Users {
+		for _, x := range u.Attached {
+			if x == arn {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func (s *Server) createVirtualMFA(w http.ResponseWriter, c *platform.Call) error {
+	name := c.Form.Get("VirtualMFADeviceName")
+	if !iamNameRe.MatchString(name) {
+		return constraint(name, "virtualMFADeviceName", `Member must satisfy regular expression pattern: [\w+=,.@-]+`)
+	}
+	acct := c.Principal.Account
+	path := cleanPath(c.Form.Get("Path"))
+	serial := "arn:aws:iam::" + acct + ":mfa" + path + name
+	seed := randomID("", 32)
+	s.mu.Lock()
+	a := s.st.Accounts[acct]
+	if _, ok := a.MFA[serial]; ok {
+		s.mu.Unlock()
+		return entityExists("MFADevice entity at the same path and name already exists.")
+	}
+	a.MFA[serial] = &mfaDevice{Serial: serial, Seed: seed}
+	s.mu.Unlock()
+	type dev struct {
+		SerialNumber     string `xml:"SerialNumber"`
+		Base32StringSeed string `xml:"Base32StringSeed"`
+	}
+	return writeQuery(w, "iam", c.Action, c.RequestID, struct {
+		VirtualMFADevice dev `xml:"VirtualMFADevice"`
+	}{dev{serial, b64(seed)}})
+}
+
+func (s *Server) enableMFA(w http.ResponseWriter, c *platform.Call) error {
+	f := c.Form
+	acct, userName, serial := c.Principal.Account, f.Get("UserName"), f.Get("SerialNumber")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.st.Accounts[acct]
+	if a.Users[userName] == nil {
+		return noSuchEntity("The user with name " + userName + " cannot be found.")
+	}
+	d := a.MFA[serial]
+	if d == nil {
+		return noSuchEntity("VirtualMFADevice with serial number " + serial + " doesn't exist.")
+	}
+	if d.User != "" {
+		return entityExists("MFA Device is already in use.")
+	}
+	now := time.Now()
+	w1, ok1 := checkTOTP(d.Seed, f.Get("AuthenticationCode1"), now)
+	w2, ok2 := checkTOTP(d.Seed, f.Get("AuthenticationCode2"), now.Add(30*time.Second))
+	if !ok2 {
+		w2, ok2 = checkTOTP(d.Seed, f.Get("AuthenticationCode2"), now)
+	}
+	if !ok1 || !ok2 || w1 == w2 {
+		return apiErr(403, "InvalidAuthenticationCode", "Authentication code for device is not valid.")
+	}
+	d.User = userName
+	d.Enabled = s.clock.Now()
+	return writeQuery(w, "iam", c.Action, c.RequestID, nil)
+}
+
+// b64 is the Base32StringSeed wire form (base64 of the base32 text, as AWS
+// sends it in a blob field).
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
