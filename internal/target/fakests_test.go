@@ -85,6 +85,19 @@ func (f *fakeSTS) fail(w http.ResponseWriter, status int, code, msg string) {
 }
 
 func (f *fakeSTS) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/federation/credentials" { // SSO portal GetRoleCredentials
+		f.mu.Lock()
+		f.calls = append(f.calls, stsCall{Action: "sso:GetRoleCredentials", RoleARN: r.URL.Query().Get("role_name")})
+		f.keys["ASIASSO"] = fakeKey{account: r.URL.Query().Get("account_id"), secret: "ssosecret"}
+		f.mu.Unlock()
+		if r.Header.Get("x-amz-sso_bearer_token") != "sso-token" {
+			w.WriteHeader(401)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"roleCredentials":{"accessKeyId":"ASIASSO","secretAccessKey":"ssosecret","sessionToken":"ssotok","expiration":%d}}`, time.Now().Add(time.Hour).UnixMilli())
+		return
+	}
 	if err := r.ParseForm(); err != nil {
 		f.fail(w, 400, "InvalidRequest", err.Error())
 		return

@@ -3,6 +3,8 @@ package target
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -517,5 +519,83 @@ func TestIdentityRoleARN(t *testing.T) {
 		if got := (Identity{ARN: in}).RoleARN(); got != want {
 			t.Errorf("RoleARN(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestCredentialProcessSourceWithOurRoleHop(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "creds.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho '{\"Version\":1,\"AccessKeyId\":\"AKIAROOT\",\"SecretAccessKey\":\"rootsecret\"}'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sts := setup(t, fmt.Sprintf(`
+[profile proc]
+region = us-east-1
+credential_process = %s
+
+[profile deploy]
+region = us-east-1
+role_arn = arn:aws:iam::222222222222:role/Deployer
+source_profile = proc
+`, script))
+	os.Unsetenv("AWS_ACCESS_KEY_ID")
+	os.Unsetenv("AWS_SECRET_ACCESS_KEY")
+	f := NewFactory(Options{NoCache: true})
+	acct, err := f.Account(context.Background(), Key{Profile: "deploy"})
+	if err != nil || acct != "222222222222" {
+		t.Fatalf("Account = %q, %v", acct, err)
+	}
+	calls := sts.callsOf("AssumeRole")
+	if len(calls) != 1 || calls[0].KeyID != "AKIAROOT" {
+		t.Errorf("AssumeRole calls = %+v, want one signed with the process's key", calls)
+	}
+	ch, _ := f.Chain(context.Background(), Key{Profile: "deploy"})
+	if got := strings.Join(ch.Path, "→"); got != "proc→deploy" {
+		t.Errorf("path = %q", got)
+	}
+}
+
+func TestSSOSessionAsSourceOfARoleChain(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	sum := sha1.Sum([]byte("corp"))
+	cache := filepath.Join(home, ".aws", "sso", "cache")
+	if err := os.MkdirAll(cache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tok := fmt.Sprintf(`{"accessToken":"sso-token","expiresAt":"%s","region":"us-east-1","startUrl":"https://corp.awsapps.com/start"}`,
+		time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+	if err := os.WriteFile(filepath.Join(cache, hex.EncodeToString(sum[:])+".json"), []byte(tok), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sts := setup(t, `
+[sso-session corp]
+sso_start_url = https://corp.awsapps.com/start
+sso_region = us-east-1
+
+[profile sso]
+sso_session = corp
+sso_account_id = 111111111111
+sso_role_name = Admin
+region = us-east-1
+
+[profile prod]
+role_arn = arn:aws:iam::222222222222:role/Stacker
+source_profile = sso
+region = us-east-1
+`)
+	os.Unsetenv("AWS_ACCESS_KEY_ID")
+	os.Unsetenv("AWS_SECRET_ACCESS_KEY")
+	f := NewFactory(Options{CacheDir: t.TempDir()})
+	acct, err := f.Account(context.Background(), Key{Profile: "prod"})
+	if err != nil || acct != "222222222222" {
+		t.Fatalf("Account = %q, %v", acct, err)
+	}
+	calls := sts.callsOf("AssumeRole")
+	if len(calls) != 1 || calls[0].KeyID != "ASIASSO" {
+		t.Errorf("AssumeRole calls = %+v, want one signed with the SSO role credentials", calls)
+	}
+	if n := sts.count("sso:GetRoleCredentials"); n != 1 {
+		t.Errorf("GetRoleCredentials = %d, want 1", n)
 	}
 }
