@@ -130,7 +130,17 @@ func runDemo(ctx context.Context, stdio IO, o *DemoOptions) (err error) {
 	if err != nil {
 		return fail("start the sandbox", err)
 	}
-	defer srv.Close()
+	defer func() {
+		// The listener closes at once; Close then waits (up to 2 s) for
+		// connections the SDK dialled but never used. Wait briefly: the
+		// process exits right after, and nothing accepts connections.
+		done := make(chan struct{})
+		go func() { _ = srv.Close(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(300 * time.Millisecond):
+		}
+	}()
 	master, prod, stage := "111111111111", "222222222222", "333333333333"
 	fmt.Fprintf(out, "stacker demo: the cross-account example against a sandbox at %s\n", url)
 	fmt.Fprintf(out, "accounts: master %s, prod %s, stage %s\n", master, prod, stage)
@@ -189,11 +199,11 @@ func runDemo(ctx context.Context, stdio IO, o *DemoOptions) (err error) {
 		}
 		return nil
 	}
-	if err := os.Chdir(dir); err != nil {
-		return fail("enter the working directory", err)
-	}
 	if wd, werr := os.Getwd(); werr == nil {
 		defer os.Chdir(wd)
+	}
+	if err := os.Chdir(dir); err != nil {
+		return fail("enter the working directory", err)
 	}
 
 	// 1. The Stacker roles, with each account's administrator.
@@ -291,14 +301,15 @@ func runDemo(ctx context.Context, stdio IO, o *DemoOptions) (err error) {
 		fmt.Fprintf(out, "          %s\n", id)
 	}
 
-	fmt.Fprintf(out, "\nDone in %.1fs: one run of roles, one MFA session, a bucket in master, two VPCs in two accounts. The sandbox is stopped.\n",
+	fmt.Fprintf(out, "\nDone in %.1fs: one run of roles, one MFA session, a bucket in master, two VPCs in two accounts; stopping the sandbox.\n",
 		time.Since(start).Seconds())
 	fmt.Fprint(out, `
 Try next:
-  stacker sandbox                      a long-running sandbox; it writes an AWS config with one profile per account
-  examples/cross-account/README.md     the same scenario step by step, against AWS or the sandbox
-  stacker doctor --profile master examples/cross-account/stacker.yaml
-                                       check every target: credentials, account, bucket read, CloudFormation
+  stacker demo --verbose --keep        the same, with every build's status lines, keeping the files
+  stacker sandbox serve --aws-config-out admin-profiles.ini
+                                       a long-running sandbox with a profile per account
+  examples/cross-account/README.md     the scenario step by step, against AWS or that sandbox
+                                       (then: stacker doctor --profile master stacker.yaml)
   docs/cross-account.md                profiles, MFA (one prompt per device per run), the credential cache, the account guard
 `)
 	return nil

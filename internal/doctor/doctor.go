@@ -54,7 +54,7 @@ const (
 // Row is the result for one target.
 type Row struct {
 	Target   target.Key
-	Region   string // the region in effect (the profile's when the key has none)
+	Region   string   // the region in effect (the profile's when the key has none)
 	Stacks   []string // stack names using the target; "(template bucket)" for the upload target
 	Chain    string   // short chain, e.g. env→master→prod
 	Account  string

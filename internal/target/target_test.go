@@ -586,6 +586,7 @@ region = us-east-1
 `)
 	os.Unsetenv("AWS_ACCESS_KEY_ID")
 	os.Unsetenv("AWS_SECRET_ACCESS_KEY")
+	t.Setenv("AWS_ENDPOINT_URL_SSO", sts.srv.URL) // the SSO portal
 	f := NewFactory(Options{CacheDir: t.TempDir()})
 	acct, err := f.Account(context.Background(), Key{Profile: "prod"})
 	if err != nil || acct != "222222222222" {
