@@ -239,14 +239,17 @@ func (f *Factory) Account(ctx context.Context, k Key) (string, error) {
 }
 
 // Identity returns the caller identity of a target (GetCallerIdentity,
-// once per target per run; Account shares the answer).
+// once per profile per run, whatever the region; Account shares the answer).
 func (f *Factory) Identity(ctx context.Context, k Key) (Identity, error) {
 	k = f.Resolve(k)
+	// Who the credentials are does not depend on the region: one call per
+	// credential chain (profile), whichever region asks first.
+	memo := Key{Profile: profileName(k)}
 	f.mu.Lock()
-	e, ok := f.accounts[k]
+	e, ok := f.accounts[memo]
 	if !ok {
 		e = &acctEntry{}
-		f.accounts[k] = e
+		f.accounts[memo] = e
 	}
 	f.mu.Unlock()
 	e.once.Do(func() {

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -15,14 +13,7 @@ import (
 // TestDemoBinary runs `stacker demo` as a built binary: exit 0, the stacks
 // shown in their own accounts, no secret printed, nothing left behind.
 func TestDemoBinary(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "stacker")
-	if runtime.GOOS == "windows" {
-		bin += ".exe"
-	}
-	build := exec.Command("go", "build", "-o", bin, "github.com/stacker-go/stacker/cmd/stacker")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := stackerBin(t)
 	tmp := t.TempDir()
 	cmd := exec.Command(bin, "demo")
 	cmd.Dir = t.TempDir()
