@@ -102,17 +102,17 @@ type IAM interface {
 
 // BucketSpec describes a bucket created by a stack.
 type BucketSpec struct {
-	Name             string
-	Region           string
-	SSEAlgorithm     string // "" for none, "AES256" or "aws:kms"
+	Name              string
+	Region            string
+	SSEAlgorithm      string // "" for none, "AES256" or "aws:kms"
 	BlockPublicAccess bool
-	Tags             map[string]string
+	Tags              map[string]string
 }
 
 // S3 is the subset of the sandbox's S3 the CloudFormation service drives.
 type S3 interface {
 	CreateBucket(account string, b BucketSpec) error // BucketAlreadyExists etc. as APIError
-	DeleteBucket(account, name string) error          // BucketNotEmpty as APIError
+	DeleteBucket(account, name string) error         // BucketNotEmpty as APIError
 	PutBucketPolicy(account, bucket, policy string) error
 	DeleteBucketPolicy(account, bucket string) error
 	// GetObjectAs reads an object as principal p, evaluating the bucket
@@ -138,8 +138,8 @@ type FailureRule struct {
 	Account   string `json:"account,omitempty" yaml:"account,omitempty"`
 	Region    string `json:"region,omitempty" yaml:"region,omitempty"`
 	Stack     string `json:"stack,omitempty" yaml:"stack,omitempty"`
-	Resource  string `json:"resource,omitempty" yaml:"resource,omitempty"` // logical id
-	Type      string `json:"type,omitempty" yaml:"type,omitempty"`         // resource type
+	Resource  string `json:"resource,omitempty" yaml:"resource,omitempty"`   // logical id
+	Type      string `json:"type,omitempty" yaml:"type,omitempty"`           // resource type
 	Operation string `json:"operation,omitempty" yaml:"operation,omitempty"` // create, update, delete
 	Message   string `json:"message,omitempty" yaml:"message,omitempty"`
 	// Times limits how often the rule fires (0 = always).

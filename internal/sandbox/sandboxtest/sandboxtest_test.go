@@ -80,7 +80,9 @@ func TestStateDirKeepsStacks(t *testing.T) {
 		TemplateBody: aws.String(`{"Resources":{"T":{"Type":"AWS::SNS::Topic"}}}`)}); err != nil {
 		t.Fatal(err)
 	}
-	w := cloudformation.NewStackCreateCompleteWaiter(c, func(o *cloudformation.StackCreateCompleteWaiterOptions) { o.MinDelay, o.MaxDelay = 10*time.Millisecond, 20*time.Millisecond })
+	w := cloudformation.NewStackCreateCompleteWaiter(c, func(o *cloudformation.StackCreateCompleteWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 10*time.Millisecond, 20*time.Millisecond
+	})
 	if err := w.Wait(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String("kept")}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
