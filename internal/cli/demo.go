@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/spf13/cobra"
-	_ "github.com/stacker-go/stacker/blueprints/all" // the example builds stacker_blueprints.vpc.VPC
 	crossaccount "github.com/stacker-go/stacker/examples/cross-account"
 	"github.com/stacker-go/stacker/internal/sandbox"
 	"github.com/stacker-go/stacker/internal/target"

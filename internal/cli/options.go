@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stacker-go/stacker/blueprint"
+	_ "github.com/stacker-go/stacker/blueprints/all" // built-in blueprints for class_path
 	"io"
 	"log/slog"
 	"os"
@@ -186,7 +188,29 @@ func loadConfig(common *CommonOptions) (*config.Config, *lookup.Registry, error)
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := checkClassPaths(cfg); err != nil {
+		return nil, nil, err
+	}
 	return cfg, reg, nil
+}
+
+// checkClassPaths reports every class_path that names no registered
+// blueprint, at the stack's position, before anything runs (a bad config,
+// exit 2), rather than when the stack is rendered.
+func checkClassPaths(cfg *config.Config) error {
+	var errs config.Errors
+	for _, st := range cfg.Stacks {
+		if st.ClassPath == "" {
+			continue
+		}
+		if _, err := blueprint.Lookup(st.ClassPath); err != nil {
+			errs = append(errs, &config.Error{Pos: st.Pos, Msg: fmt.Sprintf("stack %q: %v", st.Name, err)})
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
 }
 
 // buildGraph builds the stack graph with the output-lookup dependencies the
