@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/spf13/cobra"
 	"github.com/stacker-go/stacker/internal/deploy"
@@ -33,13 +32,7 @@ func newBuildCmdWith(stdio IO, runF func(context.Context, IO, *BuildOptions) err
 --outline prints the plan and --dump DIR renders the templates into DIR;
 neither makes any AWS call.`,
 		Args: positionalArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.complete(cmd, args); err != nil {
-				return usageErr(err)
-			}
-			o.Common.Stdin = stdio.In
-			return runF(cmd.Context(), stdio, o)
-		},
+		RunE: o.Common.runE(stdio, o.validate, func(ctx context.Context) error { return runF(ctx, stdio, o) }),
 	}
 	addCommonFlags(cmd, &o.Common, true)
 	f := cmd.Flags()
@@ -52,10 +45,8 @@ neither makes any AWS call.`,
 	return cmd
 }
 
-func (o *BuildOptions) complete(cmd *cobra.Command, args []string) error {
-	if err := o.Common.complete(cmd, args); err != nil {
-		return err
-	}
+// validate checks build's own flags (after the common ones).
+func (o *BuildOptions) validate(cmd *cobra.Command) error {
 	o.DumpSet = cmd.Flags().Changed("dump")
 	if o.DumpSet && o.Dump == "" {
 		return errors.New(`--dump needs a directory (got "")`)
@@ -63,31 +54,14 @@ func (o *BuildOptions) complete(cmd *cobra.Command, args []string) error {
 	if o.DumpSet && o.Outline {
 		return errors.New("--dump and --outline cannot be used together")
 	}
-	if o.MaxParallel < 0 {
-		return fmt.Errorf("-j/--max-parallel %d: must be 0 (no limit) or more", o.MaxParallel)
-	}
-	return nil
+	return checkMaxParallel(o.MaxParallel)
 }
 
 func runBuild(ctx context.Context, stdio IO, o *BuildOptions) error {
-	o.Common.setupLogging(stdio)
-	cfg, reg, err := loadConfig(&o.Common)
+	cfg, reg, g, err := o.Common.load(stdio, loadSpec{force: o.Force, stacks: o.Stacks, selection: withDeps})
 	if err != nil {
-		return usageErr(err)
+		return err
 	}
-	printWarnings(stdio, cfg)
-	g, err := buildGraph(cfg, reg)
-	if err != nil {
-		return usageErr(err)
-	}
-	if err := checkForce(cfg, o.Force); err != nil {
-		return usageErr(err)
-	}
-	g, err = g.Select(o.Stacks, false)
-	if err != nil {
-		return usageErr(fmt.Errorf("--stacks: %w", err))
-	}
-	warnNoStacks(stdio, cfg)
 	switch {
 	case o.Outline:
 		printPlan(stdio, "Create/Update stacks", "_launch_stack", g, "")
@@ -95,23 +69,7 @@ func runBuild(ctx context.Context, stdio IO, o *BuildOptions) error {
 	case o.DumpSet:
 		return dumpTemplates(ctx, stdio, cfg, reg, g, o.Dump)
 	}
-	console := o.Common.newConsole(stdio)
-	err = deploy.Build(ctx, deploy.Options{
-		Config:           cfg,
-		Graph:            g,
-		Lookups:          reg,
-		Targets:          o.Common.Targets(console),
-		Console:          console,
-		Force:            o.Force,
-		MaxParallel:      o.MaxParallel,
-		Tail:             o.Tail,
-		RecreateFailed:   o.Common.RecreateFailed || o.Common.Interactive,
-		Interactive:      o.Common.Interactive,
-		ReplacementsOnly: o.Common.ReplacementsOnly,
-		ReadRate:         o.Common.ReadRate,
-		Out:              stdio.Out,
-		ErrOut:           stdio.ErrOut,
-		In:               stdio.In,
-	})
-	return runErr(ctx, err)
+	do := o.Common.deployOptions(stdio, cfg, reg, g)
+	do.Force, do.MaxParallel, do.Tail = o.Force, o.MaxParallel, o.Tail
+	return runErr(ctx, deploy.Build(ctx, do))
 }

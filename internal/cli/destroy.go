@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/spf13/cobra"
 	"github.com/stacker-go/stacker/internal/deploy"
@@ -28,16 +27,8 @@ func newDestroyCmdWith(stdio IO, runF func(context.Context, IO, *DestroyOptions)
 
 Without --force it only prints the plan (no AWS calls, no hooks).`,
 		Args: positionalArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Common.complete(cmd, args); err != nil {
-				return usageErr(err)
-			}
-			if o.MaxParallel < 0 {
-				return usageErr(fmt.Errorf("-j/--max-parallel %d: must be 0 (no limit) or more", o.MaxParallel))
-			}
-			o.Common.Stdin = stdio.In
-			return runF(cmd.Context(), stdio, o)
-		},
+		RunE: o.Common.runE(stdio, func(*cobra.Command) error { return checkMaxParallel(o.MaxParallel) },
+			func(ctx context.Context) error { return runF(ctx, stdio, o) }),
 	}
 	addCommonFlags(cmd, &o.Common, true)
 	f := cmd.Flags()
@@ -49,41 +40,15 @@ Without --force it only prints the plan (no AWS calls, no hooks).`,
 }
 
 func runDestroy(ctx context.Context, stdio IO, o *DestroyOptions) error {
-	o.Common.setupLogging(stdio)
-	cfg, reg, err := loadConfig(&o.Common)
+	cfg, reg, g, err := o.Common.load(stdio, loadSpec{stacks: o.Stacks, selection: withDependants})
 	if err != nil {
-		return usageErr(err)
+		return err
 	}
-	printWarnings(stdio, cfg)
-	g, err := buildGraph(cfg, reg)
-	if err != nil {
-		return usageErr(err)
-	}
-	g, err = g.Select(o.Stacks, true)
-	if err != nil {
-		return usageErr(fmt.Errorf("--stacks: %w", err))
-	}
-	warnNoStacks(stdio, cfg)
 	if !o.Force {
 		printPlan(stdio, "Destroy stacks", "_destroy_stack", g.Reverse(), `To execute this plan, run with "--force" flag.`)
 		return nil
 	}
-	console := o.Common.newConsole(stdio)
-	err = deploy.Destroy(ctx, deploy.Options{
-		Config:           cfg,
-		Graph:            g, // not reversed: deploy.Destroy walks it dependants first
-		Lookups:          reg,
-		Targets:          o.Common.Targets(console),
-		Console:          console,
-		MaxParallel:      o.MaxParallel,
-		Tail:             o.Tail,
-		RecreateFailed:   o.Common.RecreateFailed || o.Common.Interactive,
-		Interactive:      o.Common.Interactive,
-		ReplacementsOnly: o.Common.ReplacementsOnly,
-		ReadRate:         o.Common.ReadRate,
-		Out:              stdio.Out,
-		ErrOut:           stdio.ErrOut,
-		In:               stdio.In,
-	})
-	return runErr(ctx, err)
+	do := o.Common.deployOptions(stdio, cfg, reg, g) // g not reversed: deploy.Destroy walks it dependants first
+	do.MaxParallel, do.Tail = o.MaxParallel, o.Tail
+	return runErr(ctx, deploy.Destroy(ctx, do))
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/spf13/cobra"
 	"github.com/stacker-go/stacker/internal/deploy"
@@ -24,16 +23,8 @@ func newDiffCmdWith(stdio IO, runF func(context.Context, IO, *DiffOptions) error
 		Use:   "diff [environment] config",
 		Short: "Show what build would change, through change sets",
 		Args:  positionalArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Common.complete(cmd, args); err != nil {
-				return usageErr(err)
-			}
-			if o.MaxParallel < 0 {
-				return usageErr(fmt.Errorf("-j/--max-parallel %d: must be 0 (no limit) or more", o.MaxParallel))
-			}
-			o.Common.Stdin = stdio.In
-			return runF(cmd.Context(), stdio, o)
-		},
+		RunE: o.Common.runE(stdio, func(*cobra.Command) error { return checkMaxParallel(o.MaxParallel) },
+			func(ctx context.Context) error { return runF(ctx, stdio, o) }),
 	}
 	addCommonFlags(cmd, &o.Common, true)
 	f := cmd.Flags()
@@ -44,40 +35,11 @@ func newDiffCmdWith(stdio IO, runF func(context.Context, IO, *DiffOptions) error
 }
 
 func runDiff(ctx context.Context, stdio IO, o *DiffOptions) error {
-	o.Common.setupLogging(stdio)
-	cfg, reg, err := loadConfig(&o.Common)
+	cfg, reg, g, err := o.Common.load(stdio, loadSpec{force: o.Force, stacks: o.Stacks, selection: withDeps})
 	if err != nil {
-		return usageErr(err)
+		return err
 	}
-	printWarnings(stdio, cfg)
-	g, err := buildGraph(cfg, reg)
-	if err != nil {
-		return usageErr(err)
-	}
-	if err := checkForce(cfg, o.Force); err != nil {
-		return usageErr(err)
-	}
-	g, err = g.Select(o.Stacks, false)
-	if err != nil {
-		return usageErr(fmt.Errorf("--stacks: %w", err))
-	}
-	warnNoStacks(stdio, cfg)
-	console := o.Common.newConsole(stdio)
-	err = deploy.Diff(ctx, deploy.Options{
-		Config:           cfg,
-		Graph:            g,
-		Lookups:          reg,
-		Targets:          o.Common.Targets(console),
-		Console:          console,
-		Force:            o.Force,
-		MaxParallel:      o.MaxParallel,
-		Interactive:      o.Common.Interactive,
-		ReplacementsOnly: o.Common.ReplacementsOnly,
-		RecreateFailed:   o.Common.RecreateFailed || o.Common.Interactive,
-		ReadRate:         o.Common.ReadRate,
-		Out:              stdio.Out,
-		ErrOut:           stdio.ErrOut,
-		In:               stdio.In,
-	})
-	return runErr(ctx, err)
+	do := o.Common.deployOptions(stdio, cfg, reg, g)
+	do.Force, do.MaxParallel = o.Force, o.MaxParallel
+	return runErr(ctx, deploy.Diff(ctx, do))
 }

@@ -29,25 +29,17 @@ credentials and removed afterwards), and CloudFormation answers.
 
 Prints one row per target and exits 1 if any row fails, with the fix in the row.`,
 		Args: positionalArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Common.complete(cmd, args); err != nil {
-				return usageErr(err)
-			}
-			o.Common.Stdin = stdio.In
-			return runF(cmd.Context(), stdio, o)
-		},
+		RunE: o.Common.runE(stdio, nil, func(ctx context.Context) error { return runF(ctx, stdio, o) }),
 	}
 	addCommonFlags(cmd, &o.Common, true)
 	return cmd
 }
 
 func runDoctor(ctx context.Context, stdio IO, o *DoctorOptions) error {
-	o.Common.setupLogging(stdio)
-	cfg, _, err := loadConfig(&o.Common)
+	cfg, _, _, err := o.Common.load(stdio, loadSpec{configOnly: true})
 	if err != nil {
-		return usageErr(err)
+		return err
 	}
-	printWarnings(stdio, cfg)
 	console := ui.NewConsole(stdio.In, stdio.Out, stdio.ErrOut)
 	rows, err := doctor.Run(ctx, doctor.Options{Config: cfg, Targets: o.Common.Targets(console)})
 	doctor.Render(stdio.Out, rows)

@@ -25,16 +25,12 @@ func newGraphCmdWith(stdio IO, runF func(context.Context, IO, *GraphOptions) err
 		Use:   "graph [environment] config",
 		Short: "Print the dependency graph of a config (dot, json or mermaid; no AWS calls)",
 		Args:  positionalArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Common.complete(cmd, args); err != nil {
-				return usageErr(err)
-			}
+		RunE: o.Common.runE(stdio, func(*cobra.Command) error {
 			if !slices.Contains(graph.Formats, o.Format) {
-				return usageErr(fmt.Errorf("-f/--format %q: want one of %s", o.Format, strings.Join(graph.Formats, ", ")))
+				return fmt.Errorf("-f/--format %q: want one of %s", o.Format, strings.Join(graph.Formats, ", "))
 			}
-			o.Common.Stdin = stdio.In
-			return runF(cmd.Context(), stdio, o)
-		},
+			return nil
+		}, func(ctx context.Context) error { return runF(ctx, stdio, o) }),
 	}
 	addCommonFlags(cmd, &o.Common, false)
 	cmd.Flags().StringVarP(&o.Format, "format", "f", "dot", "output format: "+strings.Join(graph.Formats, ", "))
@@ -43,15 +39,9 @@ func newGraphCmdWith(stdio IO, runF func(context.Context, IO, *GraphOptions) err
 }
 
 func runGraph(ctx context.Context, stdio IO, o *GraphOptions) error {
-	o.Common.setupLogging(stdio)
-	cfg, reg, err := loadConfig(&o.Common)
+	_, _, g, err := o.Common.load(stdio, loadSpec{selection: wholeGraph})
 	if err != nil {
-		return usageErr(err)
-	}
-	printWarnings(stdio, cfg)
-	g, err := buildGraph(cfg, reg)
-	if err != nil {
-		return usageErr(err)
+		return err
 	}
 	if o.Reduce {
 		g = g.Reduce()

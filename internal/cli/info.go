@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/spf13/cobra"
 	"github.com/stacker-go/stacker/internal/deploy"
@@ -23,13 +22,7 @@ func newInfoCmdWith(stdio IO, runF func(context.Context, IO, *InfoOptions) error
 		Use:   "info [environment] config",
 		Short: "Print the outputs of the stacks of a config",
 		Args:  positionalArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Common.complete(cmd, args); err != nil {
-				return usageErr(err)
-			}
-			o.Common.Stdin = stdio.In
-			return runF(cmd.Context(), stdio, o)
-		},
+		RunE:  o.Common.runE(stdio, nil, func(ctx context.Context) error { return runF(ctx, stdio, o) }),
 	}
 	addCommonFlags(cmd, &o.Common, true)
 	addStacksFlag(cmd, &o.Stacks, false, "only this stack")
@@ -38,33 +31,11 @@ func newInfoCmdWith(stdio IO, runF func(context.Context, IO, *InfoOptions) error
 }
 
 func runInfo(ctx context.Context, stdio IO, o *InfoOptions) error {
-	o.Common.setupLogging(stdio)
-	cfg, reg, err := loadConfig(&o.Common)
+	cfg, reg, g, err := o.Common.load(stdio, loadSpec{stacks: o.Stacks, selection: onlyStacks})
 	if err != nil {
-		return usageErr(err)
+		return err
 	}
-	printWarnings(stdio, cfg)
-	g, err := buildGraph(cfg, reg)
-	if err != nil {
-		return usageErr(err)
-	}
-	g, err = g.Subset(o.Stacks)
-	if err != nil {
-		return usageErr(fmt.Errorf("--stacks: %w", err))
-	}
-	warnNoStacks(stdio, cfg)
-	console := o.Common.newConsole(stdio)
-	err = deploy.Info(ctx, deploy.Options{
-		Config:   cfg,
-		Graph:    g,
-		Lookups:  reg,
-		Targets:  o.Common.Targets(console),
-		Console:  console,
-		JSON:     o.JSON,
-		ReadRate: o.Common.ReadRate,
-		Out:      stdio.Out,
-		ErrOut:   stdio.ErrOut,
-		In:       stdio.In,
-	})
-	return runErr(ctx, err)
+	do := o.Common.deployOptions(stdio, cfg, reg, g) // the provider modes are unused by Info
+	do.JSON = o.JSON
+	return runErr(ctx, deploy.Info(ctx, do))
 }

@@ -309,6 +309,108 @@ func checkForce(cfg *config.Config, force []string) error {
 	return nil
 }
 
+// checkMaxParallel rejects a negative -j/--max-parallel.
+func checkMaxParallel(n int) error {
+	if n < 0 {
+		return fmt.Errorf("-j/--max-parallel %d: must be 0 (no limit) or more", n)
+	}
+	return nil
+}
+
+// runE is the RunE of a config-reading command: it completes the common
+// options, runs the command's own checks (validate, nil for none), both as
+// usage errors, points "-" at stdio.In and calls run.
+func (o *CommonOptions) runE(stdio IO, validate func(*cobra.Command) error, run func(context.Context) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := o.complete(cmd, args); err != nil {
+			return usageErr(err)
+		}
+		if validate != nil {
+			if err := validate(cmd); err != nil {
+				return usageErr(err)
+			}
+		}
+		o.Stdin = stdio.In
+		return run(cmd.Context())
+	}
+}
+
+// stackSelection is how a command narrows the graph to its --stacks.
+type stackSelection int
+
+const (
+	wholeGraph     stackSelection = iota // no narrowing and no "no stacks" warning (graph)
+	withDeps                             // the stacks plus their dependencies (build, diff)
+	withDependants                       // the stacks plus everything that depends on them (destroy)
+	onlyStacks                           // exactly the stacks (info)
+)
+
+// loadSpec is what differs between commands in load.
+type loadSpec struct {
+	configOnly bool           // stop after the config (doctor): no graph
+	force      []string       // --force names, checked against the config's stacks
+	stacks     []string       // --stacks
+	selection  stackSelection // how stacks narrows the graph
+}
+
+// load is the shared start of a config-reading command: logging, the
+// config and its warnings, the graph, the --force check and the --stacks
+// selection (with the "no stacks" warning). Every error is a usage error.
+// With configOnly the graph is nil.
+func (o *CommonOptions) load(stdio IO, s loadSpec) (*config.Config, *lookup.Registry, *graph.Graph, error) {
+	o.setupLogging(stdio)
+	cfg, reg, err := loadConfig(o)
+	if err != nil {
+		return nil, nil, nil, usageErr(err)
+	}
+	printWarnings(stdio, cfg)
+	if s.configOnly {
+		return cfg, reg, nil, nil
+	}
+	g, err := buildGraph(cfg, reg)
+	if err != nil {
+		return nil, nil, nil, usageErr(err)
+	}
+	if err := checkForce(cfg, s.force); err != nil {
+		return nil, nil, nil, usageErr(err)
+	}
+	switch s.selection {
+	case wholeGraph:
+		return cfg, reg, g, nil
+	case withDeps:
+		g, err = g.Select(s.stacks, false)
+	case withDependants:
+		g, err = g.Select(s.stacks, true)
+	case onlyStacks:
+		g, err = g.Subset(s.stacks)
+	}
+	if err != nil {
+		return nil, nil, nil, usageErr(fmt.Errorf("--stacks: %w", err))
+	}
+	warnNoStacks(stdio, cfg)
+	return cfg, reg, g, nil
+}
+
+// deployOptions prints the provider mode line (newConsole) and returns the
+// deploy options every AWS command shares; the caller adds its own.
+func (o *CommonOptions) deployOptions(stdio IO, cfg *config.Config, reg *lookup.Registry, g *graph.Graph) deploy.Options {
+	console := o.newConsole(stdio)
+	return deploy.Options{
+		Config:           cfg,
+		Graph:            g,
+		Lookups:          reg,
+		Targets:          o.Targets(console),
+		Console:          console,
+		RecreateFailed:   o.RecreateFailed || o.Interactive,
+		Interactive:      o.Interactive,
+		ReplacementsOnly: o.ReplacementsOnly,
+		ReadRate:         o.ReadRate,
+		Out:              stdio.Out,
+		ErrOut:           stdio.ErrOut,
+		In:               stdio.In,
+	}
+}
+
 // usageErr marks err as bad usage or bad config (exit 2).
 func usageErr(err error) error {
 	if err == nil {

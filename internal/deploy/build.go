@@ -27,25 +27,14 @@ func Build(ctx context.Context, o Options) error {
 		return err
 	}
 	r := newRun(&o)
-	g := o.Graph
-	order := g.Order()
-	res := r.walk(ctx, order, g.Deps, g.IsTarget, r.buildStep)
-	return r.finish(ctx, order, g.IsTarget, res)
+	return r.walkGraph(ctx, o.Graph, r.buildStep)
 }
 
 func (r *run) buildStep(ctx context.Context, name string, report func(engine.Status)) engine.Status {
-	st := r.cfg.Stack(name)
-	if st == nil {
-		return engine.Status{State: engine.Failed, Reason: fmt.Sprintf("stack %q is not in the config", name)}
+	st, p, fqn, done, ok := r.stepStack(ctx, name, true)
+	if !ok {
+		return done
 	}
-	if !st.Enabled {
-		return engine.Status{State: engine.Skipped, Reason: cfn.ReasonDisabled}
-	}
-	p, err := r.provider(ctx, stackKey(st))
-	if err != nil {
-		return engine.Status{State: engine.Failed, Reason: err.Error()}
-	}
-	fqn := st.CFNName(r.cfg)
 	spec := &cfn.LaunchSpec{
 		Name:                  name,
 		FQN:                   fqn,
@@ -74,6 +63,25 @@ func (r *run) buildStep(ctx context.Context, name string, report func(engine.Sta
 		r.addChanging(ChangingStack{Name: name, FQN: fqn, Status: out.LastStatus})
 	}
 	return out.Status
+}
+
+// stepStack is the prologue of a per-stack step: the stack, its provider and
+// its CloudFormation name. ok false means the step ends with done: the
+// stack is not in the config or has no provider (failed), or skipDisabled
+// and it is disabled (skipped).
+func (r *run) stepStack(ctx context.Context, name string, skipDisabled bool) (st *config.Stack, p *cfn.Provider, fqn string, done engine.Status, ok bool) {
+	st = r.cfg.Stack(name)
+	if st == nil {
+		return nil, nil, "", engine.Status{State: engine.Failed, Reason: fmt.Sprintf("stack %q is not in the config", name)}, false
+	}
+	if skipDisabled && !st.Enabled {
+		return nil, nil, "", engine.Status{State: engine.Skipped, Reason: cfn.ReasonDisabled}, false
+	}
+	p, err := r.provider(ctx, stackKey(st))
+	if err != nil {
+		return nil, nil, "", engine.Status{State: engine.Failed, Reason: err.Error()}, false
+	}
+	return st, p, st.CFNName(r.cfg), engine.Status{}, true
 }
 
 func (r *run) tailer(name string) func(cfn.Event) {

@@ -25,22 +25,14 @@ func Destroy(ctx context.Context, o Options) error {
 		return err
 	}
 	r := newRun(&o)
-	rg := o.Graph.Reverse()
-	order := rg.Order()
-	res := r.walk(ctx, order, rg.Deps, rg.IsTarget, r.destroyStep)
-	return r.finish(ctx, order, rg.IsTarget, res)
+	return r.walkGraph(ctx, o.Graph.Reverse(), r.destroyStep)
 }
 
 func (r *run) destroyStep(ctx context.Context, name string, report func(engine.Status)) engine.Status {
-	st := r.cfg.Stack(name)
-	if st == nil {
-		return engine.Status{State: engine.Failed, Reason: fmt.Sprintf("stack %q is not in the config", name)}
+	st, p, fqn, done, ok := r.stepStack(ctx, name, false) // disabled stacks are deleted too
+	if !ok {
+		return done
 	}
-	p, err := r.provider(ctx, stackKey(st))
-	if err != nil {
-		return engine.Status{State: engine.Failed, Reason: err.Error()}
-	}
-	fqn := st.CFNName(r.cfg)
 	spec := &cfn.DestroySpec{Name: name, FQN: fqn, RoleARN: r.serviceRole(st), Guard: r.guard(st), Log: r.con.Infof}
 	if r.o.Tail {
 		spec.OnEvent = r.tailer(name)
@@ -65,25 +57,14 @@ func Diff(ctx context.Context, o Options) error {
 		return fmt.Errorf("diff -i is %w: run diff without -i", ErrNotSupported)
 	}
 	r := newRun(&o)
-	g := o.Graph
-	order := g.Order()
-	res := r.walk(ctx, order, g.Deps, g.IsTarget, r.diffStep)
-	return r.finish(ctx, order, g.IsTarget, res)
+	return r.walkGraph(ctx, o.Graph, r.diffStep)
 }
 
 func (r *run) diffStep(ctx context.Context, name string, report func(engine.Status)) engine.Status {
-	st := r.cfg.Stack(name)
-	if st == nil {
-		return engine.Status{State: engine.Failed, Reason: fmt.Sprintf("stack %q is not in the config", name)}
+	st, p, fqn, done, ok := r.stepStack(ctx, name, true)
+	if !ok {
+		return done
 	}
-	if !st.Enabled {
-		return engine.Status{State: engine.Skipped, Reason: cfn.ReasonDisabled}
-	}
-	p, err := r.provider(ctx, stackKey(st))
-	if err != nil {
-		return engine.Status{State: engine.Failed, Reason: err.Error()}
-	}
-	fqn := st.CFNName(r.cfg)
 	spec := &cfn.DiffSpec{
 		Name: name, FQN: fqn, Locked: st.Locked,
 		Forced: slices.Contains(r.o.Force, name) || slices.Contains(r.o.Force, fqn),

@@ -19,6 +19,7 @@ import (
 	"github.com/stacker-go/stacker/internal/cfn"
 	"github.com/stacker-go/stacker/internal/config"
 	"github.com/stacker-go/stacker/internal/engine"
+	"github.com/stacker-go/stacker/internal/graph"
 	"github.com/stacker-go/stacker/internal/lookup"
 	"github.com/stacker-go/stacker/internal/target"
 	"github.com/stacker-go/stacker/internal/ui"
@@ -289,6 +290,14 @@ func (r *run) serviceRole(st *config.Stack) string {
 		return st.ServiceRole
 	}
 	return r.cfg.ServiceRole
+}
+
+// walkGraph runs step for every node of g, dependencies first, and
+// reports the result (finish).
+func (r *run) walkGraph(ctx context.Context, g *graph.Graph, step engine.Step) error {
+	order := g.Order()
+	res := r.walk(ctx, order, g.Deps, g.IsTarget, step)
+	return r.finish(ctx, order, g.IsTarget, res)
 }
 
 // walk runs the engine over the graph's nodes and prints status lines

@@ -99,13 +99,19 @@ func (f *faultState) ClearFailures(id string) bool {
 		f.failures = nil
 		return true
 	}
-	for i, r := range f.failures {
-		if r.ID == id {
-			f.failures = append(f.failures[:i], f.failures[i+1:]...)
-			return true
+	var ok bool
+	f.failures, ok = removeByID(f.failures, id, func(r *failureRule) string { return r.ID })
+	return ok
+}
+
+// removeByID removes the first element of list whose idOf is id.
+func removeByID[T any](list []T, id string, idOf func(T) string) ([]T, bool) {
+	for i, x := range list {
+		if idOf(x) == id {
+			return append(list[:i], list[i+1:]...), true
 		}
 	}
-	return false
+	return list, false
 }
 
 func globMatch(pattern, s string) bool {
@@ -185,13 +191,9 @@ func (f *faultState) ClearThrottles(id string) bool {
 		f.limiters = map[string]*rate.Limiter{}
 		return true
 	}
-	for i, t := range f.throttles {
-		if t.ID == id {
-			f.throttles = append(f.throttles[:i], f.throttles[i+1:]...)
-			return true
-		}
-	}
-	return false
+	var ok bool
+	f.throttles, ok = removeByID(f.throttles, id, func(t ThrottleRule) string { return t.ID })
+	return ok
 }
 
 // SetFaults replaces the random fault rates (and reseeds).

@@ -92,32 +92,123 @@ func (s *Server) policyExistsLocked(a *acctState, arn string) bool {
 	return ok
 }
 
-func (s *Server) withRole(acct, name string, f func(a *acctState, r *role) error) error {
+// withAccount runs f on an account with s.mu held.
+func (s *Server) withAccount(acct string, f func(a *acctState) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a, aerr := s.accountLocked(acct)
 	if aerr != nil {
 		return aerr
 	}
-	r := a.Roles[name]
-	if r == nil {
-		return noSuchEntity("The role with name " + name + " cannot be found.")
-	}
-	return f(a, r)
+	return f(a)
+}
+
+func (s *Server) withRole(acct, name string, f func(a *acctState, r *role) error) error {
+	return s.withAccount(acct, func(a *acctState) error {
+		r := a.Roles[name]
+		if r == nil {
+			return noSuchEntity("The role with name " + name + " cannot be found.")
+		}
+		return f(a, r)
+	})
 }
 
 func (s *Server) withUser(acct, name string, f func(a *acctState, u *user) error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, aerr := s.accountLocked(acct)
-	if aerr != nil {
-		return aerr
+	return s.withAccount(acct, func(a *acctState) error {
+		u := a.Users[name]
+		if u == nil {
+			return noSuchEntity("The user with name " + name + " cannot be found.")
+		}
+		return f(a, u)
+	})
+}
+
+// holder is the policy-carrying part of a role or a user.
+type holder struct {
+	inline   map[string]string
+	attached *[]string
+}
+
+// withHolder runs f on the role (kind "role") or the user (kind "user")
+// called name.
+func (s *Server) withHolder(acct, kind, name string, f func(a *acctState, h holder) error) error {
+	if kind == "role" {
+		return s.withRole(acct, name, func(a *acctState, r *role) error { return f(a, holder{r.Inline, &r.Attached}) })
 	}
-	u := a.Users[name]
-	if u == nil {
-		return noSuchEntity("The user with name " + name + " cannot be found.")
+	return s.withUser(acct, name, func(a *acctState, u *user) error { return f(a, holder{u.Inline, &u.Attached}) })
+}
+
+func (s *Server) putInlinePolicy(acct, kind, name, policyName, document string) error {
+	if err := checkPolicy(document); err != nil {
+		return malformedPolicy(err)
 	}
-	return f(a, u)
+	return s.withHolder(acct, kind, name, func(a *acctState, h holder) error {
+		h.inline[policyName] = document
+		return nil
+	})
+}
+
+func (s *Server) getInlinePolicy(acct, kind, name, policyName string) (string, error) {
+	var doc string
+	err := s.withHolder(acct, kind, name, func(a *acctState, h holder) error {
+		d, found := h.inline[policyName]
+		if !found {
+			return noSuchEntity("The " + kind + " policy with name " + policyName + " cannot be found.")
+		}
+		doc = d
+		return nil
+	})
+	return doc, err
+}
+
+func (s *Server) deleteInlinePolicy(acct, kind, name, policyName string) error {
+	return s.withHolder(acct, kind, name, func(a *acctState, h holder) error {
+		if _, ok := h.inline[policyName]; !ok {
+			return noSuchEntity("The " + kind + " policy with name " + policyName + " cannot be found.")
+		}
+		delete(h.inline, policyName)
+		return nil
+	})
+}
+
+func (s *Server) attachPolicy(acct, kind, name, arn string) error {
+	return s.withHolder(acct, kind, name, func(a *acctState, h holder) error {
+		if !s.policyExistsLocked(a, arn) {
+			return noSuchEntity("Policy " + arn + " does not exist or is not attachable.")
+		}
+		*h.attached = attach(*h.attached, arn)
+		return nil
+	})
+}
+
+func (s *Server) detachPolicy(acct, kind, name, arn string) error {
+	return s.withHolder(acct, kind, name, func(a *acctState, h holder) error {
+		var ok bool
+		if *h.attached, ok = detach(*h.attached, arn); !ok {
+			return noSuchEntity("Policy " + arn + " was not found.")
+		}
+		return nil
+	})
+}
+
+// attachedCount is how many roles and users of a have arn attached.
+func attachedCount(a *acctState, arn string) int {
+	n := 0
+	for _, r := range a.Roles {
+		for _, x := range r.Attached {
+			if x == arn {
+				n++
+			}
+		}
+	}
+	for _, u := range a.Users {
+		for _, x := range u.Attached {
+			if x == arn {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 func attach(list []string, arn string) []string {
@@ -213,23 +304,11 @@ func (i *iamAPI) DeleteRole(account, name string) error {
 }
 
 func (i *iamAPI) PutRolePolicy(account, roleName, policyName, document string) error {
-	if err := checkPolicy(document); err != nil {
-		return malformedPolicy(err)
-	}
-	return i.s().withRole(account, roleName, func(a *acctState, r *role) error {
-		r.Inline[policyName] = document
-		return nil
-	})
+	return i.s().putInlinePolicy(account, "role", roleName, policyName, document)
 }
 
 func (i *iamAPI) DeleteRolePolicy(account, roleName, policyName string) error {
-	return i.s().withRole(account, roleName, func(a *acctState, r *role) error {
-		if _, ok := r.Inline[policyName]; !ok {
-			return noSuchEntity("The role policy with name " + policyName + " cannot be found.")
-		}
-		delete(r.Inline, policyName)
-		return nil
-	})
+	return i.s().deleteInlinePolicy(account, "role", roleName, policyName)
 }
 
 func (i *iamAPI) CreatePolicy(account, name, path, document string) (string, error) {
@@ -245,91 +324,45 @@ func (i *iamAPI) UpdatePolicy(account, arn, document string) error {
 		return malformedPolicy(err)
 	}
 	s := i.s()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, aerr := s.accountLocked(account)
-	if aerr != nil {
-		return aerr
-	}
-	mp := a.Policies[arn]
-	if mp == nil {
-		return noSuchEntity("Policy " + arn + " was not found.")
-	}
-	mp.Document = document
-	mp.Version++
-	mp.Updated = s.clock.Now()
-	return nil
+	return s.withAccount(account, func(a *acctState) error {
+		mp := a.Policies[arn]
+		if mp == nil {
+			return noSuchEntity("Policy " + arn + " was not found.")
+		}
+		mp.Document = document
+		mp.Version++
+		mp.Updated = s.clock.Now()
+		return nil
+	})
 }
 
 func (i *iamAPI) DeletePolicy(account, arn string) error {
-	s := i.s()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, aerr := s.accountLocked(account)
-	if aerr != nil {
-		return aerr
-	}
-	if a.Policies[arn] == nil {
-		return noSuchEntity("Policy " + arn + " was not found.")
-	}
-	for _, r := range a.Roles {
-		for _, x := range r.Attached {
-			if x == arn {
-				return apiErr(409, "DeleteConflict", "Cannot delete a policy attached to entities.")
-			}
+	return i.s().withAccount(account, func(a *acctState) error {
+		if a.Policies[arn] == nil {
+			return noSuchEntity("Policy " + arn + " was not found.")
 		}
-	}
-	for _, u := range a.Users {
-		for _, x := range u.Attached {
-			if x == arn {
-				return apiErr(409, "DeleteConflict", "Cannot delete a policy attached to entities.")
-			}
+		if attachedCount(a, arn) > 0 {
+			return apiErr(409, "DeleteConflict", "Cannot delete a policy attached to entities.")
 		}
-	}
-	delete(a.Policies, arn)
-	return nil
+		delete(a.Policies, arn)
+		return nil
+	})
 }
 
 func (i *iamAPI) AttachRolePolicy(account, roleName, arn string) error {
-	s := i.s()
-	return s.withRole(account, roleName, func(a *acctState, r *role) error {
-		if !s.policyExistsLocked(a, arn) {
-			return noSuchEntity("Policy " + arn + " does not exist or is not attachable.")
-		}
-		r.Attached = attach(r.Attached, arn)
-		return nil
-	})
+	return i.s().attachPolicy(account, "role", roleName, arn)
 }
 
 func (i *iamAPI) DetachRolePolicy(account, roleName, arn string) error {
-	return i.s().withRole(account, roleName, func(a *acctState, r *role) error {
-		var ok bool
-		if r.Attached, ok = detach(r.Attached, arn); !ok {
-			return noSuchEntity("Policy " + arn + " was not found.")
-		}
-		return nil
-	})
+	return i.s().detachPolicy(account, "role", roleName, arn)
 }
 
 func (i *iamAPI) AttachUserPolicy(account, userName, arn string) error {
-	s := i.s()
-	return s.withUser(account, userName, func(a *acctState, u *user) error {
-		if !s.policyExistsLocked(a, arn) {
-			return noSuchEntity("Policy " + arn + " does not exist or is not attachable.")
-		}
-		u.Attached = attach(u.Attached, arn)
-		return nil
-	})
+	return i.s().attachPolicy(account, "user", userName, arn)
 }
 
 func (i *iamAPI) DetachUserPolicy(account, userName, arn string) error {
-	return i.s().withUser(account, userName, func(a *acctState, u *user) error {
-		var ok bool
-		if u.Attached, ok = detach(u.Attached, arn); !ok {
-			return noSuchEntity("Policy " + arn + " was not found.")
-		}
-		return nil
-	})
+	return i.s().detachPolicy(account, "user", userName, arn)
 }
 
 func (i *iamAPI) CreateUser(account, name, path string) (string, string, error) {
@@ -381,23 +414,11 @@ func (i *iamAPI) DeleteUser(account, name string) error {
 }
 
 func (i *iamAPI) PutUserPolicy(account, userName, policyName, document string) error {
-	if err := checkPolicy(document); err != nil {
-		return malformedPolicy(err)
-	}
-	return i.s().withUser(account, userName, func(a *acctState, u *user) error {
-		u.Inline[policyName] = document
-		return nil
-	})
+	return i.s().putInlinePolicy(account, "user", userName, policyName, document)
 }
 
 func (i *iamAPI) DeleteUserPolicy(account, userName, policyName string) error {
-	return i.s().withUser(account, userName, func(a *acctState, u *user) error {
-		if _, ok := u.Inline[policyName]; !ok {
-			return noSuchEntity("The user policy with name " + policyName + " cannot be found.")
-		}
-		delete(u.Inline, policyName)
-		return nil
-	})
+	return i.s().deleteInlinePolicy(account, "user", userName, policyName)
 }
 
 func (i *iamAPI) CreateAccessKey(account, userName string) (string, string, error) {
@@ -440,40 +461,33 @@ func (i *iamAPI) DeleteAccessKey(account, userName, keyID string) error {
 }
 
 func (i *iamAPI) CreateInstanceProfile(account, name, path string, roles []string) (string, error) {
-	s := i.s()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, aerr := s.accountLocked(account)
-	if aerr != nil {
-		return "", aerr
-	}
-	if _, ok := a.Profiles[name]; ok {
-		return "", entityExists("Instance Profile " + name + " already exists.")
-	}
-	for _, r := range roles {
-		if a.Roles[r] == nil {
-			return "", noSuchEntity("The role with name " + r + " cannot be found.")
+	var arn string
+	err := i.s().withAccount(account, func(a *acctState) error {
+		if _, ok := a.Profiles[name]; ok {
+			return entityExists("Instance Profile " + name + " already exists.")
 		}
-	}
-	path = cleanPath(path)
-	p := &instanceProfile{Name: name, Path: path, ID: randomID("AIPA", 17), ARN: "arn:aws:iam::" + account + ":instance-profile" + path + name, Roles: append([]string{}, roles...)}
-	a.Profiles[name] = p
-	return p.ARN, nil
+		for _, r := range roles {
+			if a.Roles[r] == nil {
+				return noSuchEntity("The role with name " + r + " cannot be found.")
+			}
+		}
+		path = cleanPath(path)
+		p := &instanceProfile{Name: name, Path: path, ID: randomID("AIPA", 17), ARN: "arn:aws:iam::" + account + ":instance-profile" + path + name, Roles: append([]string{}, roles...)}
+		a.Profiles[name] = p
+		arn = p.ARN
+		return nil
+	})
+	return arn, err
 }
 
 func (i *iamAPI) DeleteInstanceProfile(account, name string) error {
-	s := i.s()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, aerr := s.accountLocked(account)
-	if aerr != nil {
-		return aerr
-	}
-	if a.Profiles[name] == nil {
-		return noSuchEntity("Instance Profile " + name + " cannot be found.")
-	}
-	delete(a.Profiles, name)
-	return nil
+	return i.s().withAccount(account, func(a *acctState) error {
+		if a.Profiles[name] == nil {
+			return noSuchEntity("Instance Profile " + name + " cannot be found.")
+		}
+		delete(a.Profiles, name)
+		return nil
+	})
 }
 
 func (i *iamAPI) RoleARN(account, name string) (string, bool) {
@@ -598,6 +612,19 @@ func (s *Server) serveIAM(w http.ResponseWriter, c *platform.Call) error {
 	api := (*iamAPI)(s)
 	ok := func(result any) error { return writeQuery(w, "iam", c.Action, c.RequestID, result) }
 	userName := f.Get("UserName")
+	done := func(err error) error {
+		if err != nil {
+			return err
+		}
+		return ok(nil)
+	}
+	// holderArg is the role or user a Role/User policy action names.
+	holderArg := func() (kind, name string) {
+		if strings.Contains(c.Action, "Role") {
+			return "role", f.Get("RoleName")
+		}
+		return "user", userName
+	}
 	switch c.Action {
 	case "GetUser":
 		if userName == "" {
@@ -623,10 +650,7 @@ func (s *Server) serveIAM(w http.ResponseWriter, c *platform.Call) error {
 			User xmlUser `xml:"User"`
 		}{userXML(u)})
 	case "DeleteUser":
-		if err := api.DeleteUser(acct, userName); err != nil {
-			return err
-		}
-		return ok(nil)
+		return done(api.DeleteUser(acct, userName))
 	case "ListUsers":
 		s.mu.RLock()
 		a := s.st.Accounts[acct]
@@ -654,10 +678,7 @@ func (s *Server) serveIAM(w http.ResponseWriter, c *platform.Call) error {
 		if userName == "" {
 			userName = c.Principal.UserName
 		}
-		if err := api.DeleteAccessKey(acct, userName, f.Get("AccessKeyId")); err != nil {
-			return err
-		}
-		return ok(nil)
+		return done(api.DeleteAccessKey(acct, userName, f.Get("AccessKeyId")))
 	case "ListAccessKeys":
 		if userName == "" {
 			userName = c.Principal.UserName
@@ -714,62 +735,23 @@ func (s *Server) serveIAM(w http.ResponseWriter, c *platform.Call) error {
 			IsTruncated bool      `xml:"IsTruncated"`
 		}{Roles: roles})
 	case "DeleteRole":
-		if err := api.DeleteRole(acct, f.Get("RoleName")); err != nil {
-			return err
-		}
-		return ok(nil)
+		return done(api.DeleteRole(acct, f.Get("RoleName")))
 	case "UpdateAssumeRolePolicy":
 		doc := f.Get("PolicyDocument")
 		if err := checkPolicy(doc); err != nil {
 			return malformedPolicy(err)
 		}
-		if err := s.withRole(acct, f.Get("RoleName"), func(a *acctState, r *role) error { r.Trust = doc; return nil }); err != nil {
-			return err
-		}
-		return ok(nil)
-	case "PutRolePolicy":
-		if err := api.PutRolePolicy(acct, f.Get("RoleName"), f.Get("PolicyName"), f.Get("PolicyDocument")); err != nil {
-			return err
-		}
-		return ok(nil)
-	case "PutUserPolicy":
-		if err := api.PutUserPolicy(acct, userName, f.Get("PolicyName"), f.Get("PolicyDocument")); err != nil {
-			return err
-		}
-		return ok(nil)
-	case "DeleteRolePolicy":
-		if err := api.DeleteRolePolicy(acct, f.Get("RoleName"), f.Get("PolicyName")); err != nil {
-			return err
-		}
-		return ok(nil)
-	case "DeleteUserPolicy":
-		if err := api.DeleteUserPolicy(acct, userName, f.Get("PolicyName")); err != nil {
-			return err
-		}
-		return ok(nil)
+		return done(s.withRole(acct, f.Get("RoleName"), func(a *acctState, r *role) error { r.Trust = doc; return nil }))
+	case "PutRolePolicy", "PutUserPolicy":
+		kind, who := holderArg()
+		return done(s.putInlinePolicy(acct, kind, who, f.Get("PolicyName"), f.Get("PolicyDocument")))
+	case "DeleteRolePolicy", "DeleteUserPolicy":
+		kind, who := holderArg()
+		return done(s.deleteInlinePolicy(acct, kind, who, f.Get("PolicyName")))
 	case "GetRolePolicy", "GetUserPolicy":
 		name := f.Get("PolicyName")
-		var doc string
-		var err error
-		if c.Action == "GetRolePolicy" {
-			err = s.withRole(acct, f.Get("RoleName"), func(a *acctState, r *role) error {
-				d, found := r.Inline[name]
-				if !found {
-					return noSuchEntity("The role policy with name " + name + " cannot be found.")
-				}
-				doc = d
-				return nil
-			})
-		} else {
-			err = s.withUser(acct, userName, func(a *acctState, u *user) error {
-				d, found := u.Inline[name]
-				if !found {
-					return noSuchEntity("The user policy with name " + name + " cannot be found.")
-				}
-				doc = d
-				return nil
-			})
-		}
+		kind, who := holderArg()
+		doc, err := s.getInlinePolicy(acct, kind, who, name)
 		if err != nil {
 			return err
 		}
@@ -781,12 +763,8 @@ func (s *Server) serveIAM(w http.ResponseWriter, c *platform.Call) error {
 		}{RoleName: f.Get("RoleName"), UserName: userName, PolicyName: name, PolicyDocument: url.QueryEscape(doc)})
 	case "ListRolePolicies", "ListUserPolicies":
 		var names []string
-		var err error
-		if c.Action == "ListRolePolicies" {
-			err = s.withRole(acct, f.Get("RoleName"), func(a *acctState, r *role) error { names = sortedKeys(r.Inline); return nil })
-		} else {
-			err = s.withUser(acct, userName, func(a *acctState, u *user) error { names = sortedKeys(u.Inline); return nil })
-		}
+		kind, who := holderArg()
+		err := s.withHolder(acct, kind, who, func(a *acctState, h holder) error { names = sortedKeys(h.inline); return nil })
 		if err != nil {
 			return err
 		}
@@ -794,34 +772,16 @@ func (s *Server) serveIAM(w http.ResponseWriter, c *platform.Call) error {
 			PolicyNames []string `xml:"PolicyNames>member"`
 			IsTruncated bool     `xml:"IsTruncated"`
 		}{PolicyNames: names})
-	case "AttachRolePolicy":
-		if err := api.AttachRolePolicy(acct, f.Get("RoleName"), f.Get("PolicyArn")); err != nil {
-			return err
-		}
-		return ok(nil)
-	case "DetachRolePolicy":
-		if err := api.DetachRolePolicy(acct, f.Get("RoleName"), f.Get("PolicyArn")); err != nil {
-			return err
-		}
-		return ok(nil)
-	case "AttachUserPolicy":
-		if err := api.AttachUserPolicy(acct, userName, f.Get("PolicyArn")); err != nil {
-			return err
-		}
-		return ok(nil)
-	case "DetachUserPolicy":
-		if err := api.DetachUserPolicy(acct, userName, f.Get("PolicyArn")); err != nil {
-			return err
-		}
-		return ok(nil)
+	case "AttachRolePolicy", "AttachUserPolicy":
+		kind, who := holderArg()
+		return done(s.attachPolicy(acct, kind, who, f.Get("PolicyArn")))
+	case "DetachRolePolicy", "DetachUserPolicy":
+		kind, who := holderArg()
+		return done(s.detachPolicy(acct, kind, who, f.Get("PolicyArn")))
 	case "ListAttachedRolePolicies", "ListAttachedUserPolicies":
 		var arns []string
-		var err error
-		if c.Action == "ListAttachedRolePolicies" {
-			err = s.withRole(acct, f.Get("RoleName"), func(a *acctState, r *role) error { arns = append(arns, r.Attached...); return nil })
-		} else {
-			err = s.withUser(acct, userName, func(a *acctState, u *user) error { arns = append(arns, u.Attached...); return nil })
-		}
+		kind, who := holderArg()
+		err := s.withHolder(acct, kind, who, func(a *acctState, h holder) error { arns = append(arns, *h.attached...); return nil })
 		if err != nil {
 			return err
 		}
@@ -877,10 +837,7 @@ func (s *Server) serveIAM(w http.ResponseWriter, c *platform.Call) error {
 			PolicyVersion ver `xml:"PolicyVersion"`
 		}{ver{url.QueryEscape(doc), f.Get("VersionId"), true}})
 	case "DeletePolicy":
-		if err := api.DeletePolicy(acct, f.Get("PolicyArn")); err != nil {
-			return err
-		}
-		return ok(nil)
+		return done(api.DeletePolicy(acct, f.Get("PolicyArn")))
 	case "CreateVirtualMFADevice":
 		return s.createVirtualMFA(w, c)
 	case "EnableMFADevice":
@@ -948,23 +905,7 @@ func (s *Server) serveIAM(w http.ResponseWriter, c *platform.Call) error {
 }
 
 func (s *Server) attachmentsLocked(acct, arn string) int {
-	n := 0
-	a := s.st.Accounts[acct]
-	for _, r := range a.Roles {
-		for _, x := range r.Attached {
-			if x == arn {
-				n++
-			}
-		}
-	}
-	for _, u := range a.Users {
-		for _, x := range u.Attached {
-			if x == arn {
-				n++
-			}
-		}
-	}
-	return n
+	return attachedCount(s.st.Accounts[acct], arn)
 }
 
 func (s *Server) createVirtualMFA(w http.ResponseWriter, c *platform.Call) error {

@@ -76,6 +76,21 @@ func bucketAndKey(r *http.Request) (string, string) {
 	return b, k
 }
 
+// s3OpAction is an S3 operation and the IAM action it is authorized as.
+type s3OpAction struct{ op, action string }
+
+// s3BucketSubresources lists, in the order they are matched, the bucket
+// subresources (query keys) with their GET, PUT and DELETE operations.
+var s3BucketSubresources = []struct {
+	query         string
+	get, put, del s3OpAction
+}{
+	{"policy", s3OpAction{"GetBucketPolicy", "s3:GetBucketPolicy"}, s3OpAction{"PutBucketPolicy", "s3:PutBucketPolicy"}, s3OpAction{"DeleteBucketPolicy", "s3:DeleteBucketPolicy"}},
+	{"encryption", s3OpAction{"GetBucketEncryption", "s3:GetEncryptionConfiguration"}, s3OpAction{"PutBucketEncryption", "s3:PutEncryptionConfiguration"}, s3OpAction{"DeleteBucketEncryption", "s3:PutEncryptionConfiguration"}},
+	{"publicAccessBlock", s3OpAction{"GetPublicAccessBlock", "s3:GetBucketPublicAccessBlock"}, s3OpAction{"PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock"}, s3OpAction{"DeletePublicAccessBlock", "s3:PutBucketPublicAccessBlock"}},
+	{"tagging", s3OpAction{"GetBucketTagging", "s3:GetBucketTagging"}, s3OpAction{"PutBucketTagging", "s3:PutBucketTagging"}, s3OpAction{"DeleteBucketTagging", "s3:PutBucketTagging"}},
+}
+
 // s3Action names the operation and its IAM action.
 func s3Action(r *http.Request, bucket, key string) (op, action string) {
 	q := r.URL.Query()
@@ -86,38 +101,23 @@ func s3Action(r *http.Request, bucket, key string) (op, action string) {
 		return "ListBuckets", "s3:ListAllMyBuckets"
 	case key == "" && has("location"):
 		return "GetBucketLocation", "s3:GetBucketLocation"
-	case key == "" && has("policy"):
-		switch m {
-		case http.MethodPut:
-			return "PutBucketPolicy", "s3:PutBucketPolicy"
-		case http.MethodDelete:
-			return "DeleteBucketPolicy", "s3:DeleteBucketPolicy"
+	}
+	if key == "" {
+		for _, sub := range s3BucketSubresources {
+			if !has(sub.query) {
+				continue
+			}
+			oa := sub.get
+			switch m {
+			case http.MethodPut:
+				oa = sub.put
+			case http.MethodDelete:
+				oa = sub.del
+			}
+			return oa.op, oa.action
 		}
-		return "GetBucketPolicy", "s3:GetBucketPolicy"
-	case key == "" && has("encryption"):
-		switch m {
-		case http.MethodPut:
-			return "PutBucketEncryption", "s3:PutEncryptionConfiguration"
-		case http.MethodDelete:
-			return "DeleteBucketEncryption", "s3:PutEncryptionConfiguration"
-		}
-		return "GetBucketEncryption", "s3:GetEncryptionConfiguration"
-	case key == "" && has("publicAccessBlock"):
-		switch m {
-		case http.MethodPut:
-			return "PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock"
-		case http.MethodDelete:
-			return "DeletePublicAccessBlock", "s3:PutBucketPublicAccessBlock"
-		}
-		return "GetPublicAccessBlock", "s3:GetBucketPublicAccessBlock"
-	case key == "" && has("tagging"):
-		if m == http.MethodPut {
-			return "PutBucketTagging", "s3:PutBucketTagging"
-		}
-		if m == http.MethodDelete {
-			return "DeleteBucketTagging", "s3:PutBucketTagging"
-		}
-		return "GetBucketTagging", "s3:GetBucketTagging"
+	}
+	switch {
 	case key == "" && has("versioning"):
 		return "GetBucketVersioning", "s3:GetBucketVersioning"
 	case key == "" && has("delete") && m == http.MethodPost:

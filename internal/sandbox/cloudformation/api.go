@@ -374,10 +374,8 @@ func (r *req) createStack(w http.ResponseWriter) error {
 	rg.Stacks[id] = st
 	rg.byName[name] = st
 	rg.Order = append(rg.Order, id)
-	st.Status, st.Reason = "CREATE_IN_PROGRESS", "User Initiated"
 	token := r.get("ClientRequestToken")
-	tmpRun := &run{s: r.s, rg: rg, st: st, token: token}
-	tmpRun.eventLocked(name, id, "AWS::CloudFormation::Stack", "CREATE_IN_PROGRESS", "User Initiated")
+	r.s.userInitiatedLocked(rg, st, token, "CREATE_IN_PROGRESS")
 	r.s.startLocked(rg, st, func(cancel <-chan struct{}) {
 		r.s.runCreate(rg, st, sub.params, createOpts{onFailure: onFailure, token: token}, cancel)
 	})
@@ -398,11 +396,8 @@ func (r *req) liveStack(nameOrID string) *stack {
 }
 
 func (r *req) updateStack(w http.ResponseWriter) error {
-	name := r.get("StackName")
-	if name == "" {
-		return validation("1 validation error detected: Value null at 'stackName' failed to satisfy constraint: Member must not be null")
-	}
-	if err := r.authorize("UpdateStack", r.stackARN(name)); err != nil {
+	name, err := r.stackNameArg("UpdateStack")
+	if err != nil {
 		return err
 	}
 	st := r.liveStack(name)
@@ -441,7 +436,7 @@ func (r *req) updateStack(w http.ResponseWriter) error {
 	if st.busy || !updatable[st.Status] {
 		return notUpdatable(st)
 	}
-	r.s.startUpdateLocked(rg, st, sub, updateOpts{token: r.get("ClientRequestToken"), policy: firstNonEmpty(during, st.Policy), disableRB: r.boolean("DisableRollback")}, newPolicy)
+	r.s.startUpdateLocked(rg, st, sub, updateOpts{token: r.get("ClientRequestToken"), policy: firstNonEmpty(during, st.Policy), disableRB: r.boolean("DisableRollback")}, newPolicy, nil)
 	return r.s.write(w, r.c, func(x *xw) { x.elem("StackId", st.ID) })
 }
 
@@ -454,33 +449,45 @@ func firstNonEmpty(a ...string) string {
 	return ""
 }
 
-// startUpdateLocked applies a submission to a stack and starts the update
-// (rg.mu held).
-func (s *Service) startUpdateLocked(rg *region, st *stack, sub *submission, o updateOpts, newPolicy string) {
-	prev := st.state()
+// apply sets a stack's template, parameters and settings from a
+// submission.
+func (st *stack) apply(sub *submission) {
 	st.Tmpl, st.Body, st.Params = sub.tmpl, sub.body, sub.params
 	st.Tags, st.Caps, st.Notif, st.RoleARN = sub.tags, sub.caps, sub.notif, sub.role
+}
+
+// userInitiatedLocked moves a stack to status, "User Initiated", and
+// records the stack's event (rg.mu held).
+func (s *Service) userInitiatedLocked(rg *region, st *stack, token, status string) {
+	st.Status, st.Reason = status, "User Initiated"
+	tmp := &run{s: s, rg: rg, st: st, token: token}
+	tmp.eventLocked(st.Name, st.ID, "AWS::CloudFormation::Stack", status, "User Initiated")
+}
+
+// startUpdateLocked applies a submission to a stack and starts the update
+// (rg.mu held); then, if not nil, runs after the update.
+func (s *Service) startUpdateLocked(rg *region, st *stack, sub *submission, o updateOpts, newPolicy string, then func()) {
+	prev := st.state()
+	st.apply(sub)
 	if newPolicy != "" {
 		st.Policy = newPolicy
 	}
 	st.Updated = s.now()
-	st.Status, st.Reason = "UPDATE_IN_PROGRESS", "User Initiated"
-	tmp := &run{s: s, rg: rg, st: st, token: o.token}
-	tmp.eventLocked(st.Name, st.ID, "AWS::CloudFormation::Stack", "UPDATE_IN_PROGRESS", "User Initiated")
+	s.userInitiatedLocked(rg, st, o.token, "UPDATE_IN_PROGRESS")
 	params := sub.params
 	s.startLocked(rg, st, func(cancel <-chan struct{}) {
 		s.runUpdate(rg, st, prev, params, o, cancel)
+		if then != nil {
+			then()
+		}
 	})
 }
 
 // ---- DeleteStack ----
 
 func (r *req) deleteStack(w http.ResponseWriter) error {
-	name := r.get("StackName")
-	if name == "" {
-		return validation("1 validation error detected: Value null at 'stackName' failed to satisfy constraint: Member must not be null")
-	}
-	if err := r.authorize("DeleteStack", r.stackARN(name)); err != nil {
+	name, err := r.stackNameArg("DeleteStack")
+	if err != nil {
 		return err
 	}
 	rg := r.rg
@@ -519,12 +526,22 @@ func (r *req) deleteStack(w http.ResponseWriter) error {
 
 // ---- Describe ----
 
-func (r *req) findStack(action string) (*stack, error) {
+// stackNameArg is the request's StackName, required and authorized for
+// action.
+func (r *req) stackNameArg(action string) (string, error) {
 	name := r.get("StackName")
 	if name == "" {
-		return nil, validation("1 validation error detected: Value null at 'stackName' failed to satisfy constraint: Member must not be null")
+		return "", validation("1 validation error detected: Value null at 'stackName' failed to satisfy constraint: Member must not be null")
 	}
 	if err := r.authorize(action, r.stackARN(name)); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+func (r *req) findStack(action string) (*stack, error) {
+	name, err := r.stackNameArg(action)
+	if err != nil {
 		return nil, err
 	}
 	r.rg.mu.RLock()
@@ -590,20 +607,7 @@ func writeStack(x *xw, st *stack) {
 	x.elem("StackName", st.Name)
 	x.opt("ChangeSetId", st.ChangeSetID)
 	x.opt("Description", st.description())
-	x.open("Parameters")
-	if st.Tmpl != nil {
-		for _, k := range st.Tmpl.ParamOrder {
-			v := st.Params[k]
-			if st.Tmpl.Parameters[k].NoEcho {
-				v = "****"
-			}
-			x.open("member")
-			x.elem("ParameterKey", k)
-			x.elem("ParameterValue", v)
-			x.close("member")
-		}
-	}
-	x.close("Parameters")
+	writeParams(x, st.Tmpl, st.Params)
 	x.time("CreationTime", st.Created)
 	x.time("DeletionTime", st.Deleted)
 	x.time("LastUpdatedTime", st.Updated)
@@ -627,20 +631,42 @@ func writeStack(x *xw, st *stack) {
 	}
 	x.close("Outputs")
 	x.opt("RoleARN", st.RoleARN)
-	x.open("Tags")
-	for _, t := range st.Tags {
-		x.open("member")
-		x.elem("Key", t.Key)
-		x.elem("Value", t.Value)
-		x.close("member")
-	}
-	x.close("Tags")
+	writeTags(x, st.Tags)
 	x.boolean("EnableTerminationProtection", st.TermProtection)
 	x.opt("ParentId", st.ParentID)
 	x.open("DriftInformation")
 	x.elem("StackDriftStatus", orDefault(st.DriftStatus, "NOT_CHECKED"))
 	x.time("LastCheckTimestamp", st.DriftTime)
 	x.close("DriftInformation")
+}
+
+// writeParams writes Parameters, NoEcho values masked.
+func writeParams(x *xw, t *cfntemplate.Template, params map[string]string) {
+	x.open("Parameters")
+	if t != nil {
+		for _, k := range t.ParamOrder {
+			v := params[k]
+			if t.Parameters[k].NoEcho {
+				v = "****"
+			}
+			x.open("member")
+			x.elem("ParameterKey", k)
+			x.elem("ParameterValue", v)
+			x.close("member")
+		}
+	}
+	x.close("Parameters")
+}
+
+func writeTags(x *xw, tags []kv) {
+	x.open("Tags")
+	for _, t := range tags {
+		x.open("member")
+		x.elem("Key", t.Key)
+		x.elem("Value", t.Value)
+		x.close("member")
+	}
+	x.close("Tags")
 }
 
 func orDefault(s, d string) string {
@@ -739,6 +765,24 @@ func resourceDrift(res *resource) string {
 	return orDefault(res.DriftStatus, "NOT_CHECKED")
 }
 
+// writeResourceFields writes what the resource descriptions share, the
+// time of the last update as element ts.
+func writeResourceFields(x *xw, res *resource, ts string) {
+	x.elem("LogicalResourceId", res.Logical)
+	x.opt("PhysicalResourceId", res.Physical)
+	x.elem("ResourceType", res.Type)
+	x.time(ts, res.Updated)
+	x.elem("ResourceStatus", res.Status)
+	x.opt("ResourceStatusReason", res.Reason)
+}
+
+// writeDriftStatus writes DriftInformation with the resource's drift status.
+func writeDriftStatus(x *xw, res *resource) {
+	x.open("DriftInformation")
+	x.elem("StackResourceDriftStatus", resourceDrift(res))
+	x.close("DriftInformation")
+}
+
 func (r *req) describeStackResource(w http.ResponseWriter) error {
 	st, err := r.findStack("DescribeStackResource")
 	if err != nil {
@@ -755,12 +799,7 @@ func (r *req) describeStackResource(w http.ResponseWriter) error {
 		x.open("StackResourceDetail")
 		x.elem("StackName", st.Name)
 		x.elem("StackId", st.ID)
-		x.elem("LogicalResourceId", res.Logical)
-		x.opt("PhysicalResourceId", res.Physical)
-		x.elem("ResourceType", res.Type)
-		x.time("LastUpdatedTimestamp", res.Updated)
-		x.elem("ResourceStatus", res.Status)
-		x.opt("ResourceStatusReason", res.Reason)
+		writeResourceFields(x, res, "LastUpdatedTimestamp")
 		if res.Metadata != nil {
 			x.elem("Metadata", cfntemplate.JSON(res.Metadata))
 		}
@@ -812,15 +851,8 @@ func (r *req) describeStackResources(w http.ResponseWriter) error {
 				x.open("member")
 				x.elem("StackName", st.Name)
 				x.elem("StackId", st.ID)
-				x.elem("LogicalResourceId", res.Logical)
-				x.opt("PhysicalResourceId", res.Physical)
-				x.elem("ResourceType", res.Type)
-				x.time("Timestamp", res.Updated)
-				x.elem("ResourceStatus", res.Status)
-				x.opt("ResourceStatusReason", res.Reason)
-				x.open("DriftInformation")
-				x.elem("StackResourceDriftStatus", resourceDrift(res))
-				x.close("DriftInformation")
+				writeResourceFields(x, res, "Timestamp")
+				writeDriftStatus(x, res)
 				x.close("member")
 			}
 		}
@@ -841,15 +873,8 @@ func (r *req) listStackResources(w http.ResponseWriter) error {
 		x.open("StackResourceSummaries")
 		for _, res := range all[start:end] {
 			x.open("member")
-			x.elem("LogicalResourceId", res.Logical)
-			x.opt("PhysicalResourceId", res.Physical)
-			x.elem("ResourceType", res.Type)
-			x.time("LastUpdatedTimestamp", res.Updated)
-			x.elem("ResourceStatus", res.Status)
-			x.opt("ResourceStatusReason", res.Reason)
-			x.open("DriftInformation")
-			x.elem("StackResourceDriftStatus", resourceDrift(res))
-			x.close("DriftInformation")
+			writeResourceFields(x, res, "LastUpdatedTimestamp")
+			writeDriftStatus(x, res)
 			x.close("member")
 		}
 		x.close("StackResourceSummaries")
@@ -925,6 +950,34 @@ func typesOf(t *cfntemplate.Template, names []string) []string {
 	return sortedStrings(set)
 }
 
+// writeParamDecls writes a template's parameter declarations; summary adds
+// each one's type and constraints (GetTemplateSummary).
+func writeParamDecls(x *xw, t *cfntemplate.Template, summary bool) {
+	x.open("Parameters")
+	for _, k := range t.ParamOrder {
+		p := t.Parameters[k]
+		x.open("member")
+		x.elem("ParameterKey", k)
+		if p.HasDefault {
+			x.elem("DefaultValue", p.Default)
+		}
+		if summary {
+			x.elem("ParameterType", p.Type)
+		}
+		x.boolean("NoEcho", p.NoEcho)
+		x.opt("Description", p.Description)
+		if summary {
+			x.open("ParameterConstraints")
+			if len(p.AllowedValues) > 0 {
+				x.strList("AllowedValues", p.AllowedValues)
+			}
+			x.close("ParameterConstraints")
+		}
+		x.close("member")
+	}
+	x.close("Parameters")
+}
+
 func (r *req) getTemplateSummary(w http.ResponseWriter) error {
 	t, err := r.summaryTemplate("GetTemplateSummary")
 	if err != nil {
@@ -932,25 +985,7 @@ func (r *req) getTemplateSummary(w http.ResponseWriter) error {
 	}
 	cap, reason := capsReason(t)
 	return r.s.write(w, r.c, func(x *xw) {
-		x.open("Parameters")
-		for _, k := range t.ParamOrder {
-			p := t.Parameters[k]
-			x.open("member")
-			x.elem("ParameterKey", k)
-			if p.HasDefault {
-				x.elem("DefaultValue", p.Default)
-			}
-			x.elem("ParameterType", p.Type)
-			x.boolean("NoEcho", p.NoEcho)
-			x.opt("Description", p.Description)
-			x.open("ParameterConstraints")
-			if len(p.AllowedValues) > 0 {
-				x.strList("AllowedValues", p.AllowedValues)
-			}
-			x.close("ParameterConstraints")
-			x.close("member")
-		}
-		x.close("Parameters")
+		writeParamDecls(x, t, true)
 		x.opt("Description", t.Description)
 		if cap != "" {
 			x.strList("Capabilities", []string{cap})
@@ -981,19 +1016,7 @@ func (r *req) validateTemplate(w http.ResponseWriter) error {
 	}
 	cap, reason := capsReason(t)
 	return r.s.write(w, r.c, func(x *xw) {
-		x.open("Parameters")
-		for _, k := range t.ParamOrder {
-			p := t.Parameters[k]
-			x.open("member")
-			x.elem("ParameterKey", k)
-			if p.HasDefault {
-				x.elem("DefaultValue", p.Default)
-			}
-			x.boolean("NoEcho", p.NoEcho)
-			x.opt("Description", p.Description)
-			x.close("member")
-		}
-		x.close("Parameters")
+		writeParamDecls(x, t, false)
 		x.opt("Description", t.Description)
 		if cap != "" {
 			x.strList("Capabilities", []string{cap})

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -155,7 +156,7 @@ func (s *Service) diff(rg *region, st *stack, sub *submission) diffResult {
 	}
 	other := false
 	outs, err := r.outputs()
-	if err != nil || !outputsEqual(outs, oldOutputs) {
+	if err != nil || !slices.Equal(outs, oldOutputs) {
 		other = true
 	}
 	if oldTmpl == nil || t.Description != oldTmpl.Description {
@@ -169,7 +170,7 @@ func (s *Service) diff(rg *region, st *stack, sub *submission) diffResult {
 	if len(sub.params) != len(oldParams) {
 		other = true
 	}
-	if !kvEqual(sub.tags, oldTags) || strings.Join(sub.notif, ",") != strings.Join(oldNotif, ",") || sub.role != oldRole {
+	if !slices.Equal(sub.tags, oldTags) || strings.Join(sub.notif, ",") != strings.Join(oldNotif, ",") || sub.role != oldRole {
 		other = true
 	}
 	res.otherChanged = other
@@ -184,30 +185,6 @@ func sortedKeys(m map[string]*resource) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func outputsEqual(a, b []output) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func kvEqual(a, b []kv) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // ---- API ----
@@ -403,20 +380,7 @@ func (r *req) describeChangeSet(w http.ResponseWriter) error {
 		x.elem("StackId", cs.StackID)
 		x.elem("StackName", cs.StackName)
 		x.opt("Description", cs.Description)
-		x.open("Parameters")
-		if cs.Tmpl != nil {
-			for _, k := range cs.Tmpl.ParamOrder {
-				v := cs.Params[k]
-				if cs.Tmpl.Parameters[k].NoEcho {
-					v = "****"
-				}
-				x.open("member")
-				x.elem("ParameterKey", k)
-				x.elem("ParameterValue", v)
-				x.close("member")
-			}
-		}
-		x.close("Parameters")
+		writeParams(x, cs.Tmpl, cs.Params)
 		x.time("CreationTime", cs.Created)
 		x.elem("ExecutionStatus", cs.ExecStatus)
 		x.elem("Status", cs.Status)
@@ -424,14 +388,7 @@ func (r *req) describeChangeSet(w http.ResponseWriter) error {
 		x.strList("NotificationARNs", cs.Notif)
 		x.b.WriteString("<RollbackConfiguration/>")
 		x.strList("Capabilities", cs.Caps)
-		x.open("Tags")
-		for _, t := range cs.Tags {
-			x.open("member")
-			x.elem("Key", t.Key)
-			x.elem("Value", t.Value)
-			x.close("member")
-		}
-		x.close("Tags")
+		writeTags(x, cs.Tags)
 		x.open("Changes")
 		for _, c := range cs.Changes {
 			x.open("member")
@@ -509,13 +466,10 @@ func (r *req) executeChangeSet(w http.ResponseWriter) error {
 	}
 	disable := r.boolean("DisableRollback")
 	if cs.Type == "CREATE" {
-		st.Tmpl, st.Body, st.Params = sub.tmpl, sub.body, sub.params
-		st.Tags, st.Caps, st.Notif, st.RoleARN = sub.tags, sub.caps, sub.notif, sub.role
+		st.apply(sub)
 		st.Created = s.now()
 		st.DisableRollback = disable
-		st.Status, st.Reason = "CREATE_IN_PROGRESS", "User Initiated"
-		tmp := &run{s: s, rg: rg, st: st, token: token}
-		tmp.eventLocked(st.Name, st.ID, "AWS::CloudFormation::Stack", "CREATE_IN_PROGRESS", "User Initiated")
+		s.userInitiatedLocked(rg, st, token, "CREATE_IN_PROGRESS")
 		onFailure := "ROLLBACK"
 		if disable {
 			onFailure = "DO_NOTHING"
@@ -525,18 +479,8 @@ func (r *req) executeChangeSet(w http.ResponseWriter) error {
 			setExec()
 		})
 	} else {
-		prev := st.state()
-		st.Tmpl, st.Body, st.Params = sub.tmpl, sub.body, sub.params
-		st.Tags, st.Caps, st.Notif, st.RoleARN = sub.tags, sub.caps, sub.notif, sub.role
-		st.Updated = s.now()
-		st.Status, st.Reason = "UPDATE_IN_PROGRESS", "User Initiated"
-		tmp := &run{s: s, rg: rg, st: st, token: token}
-		tmp.eventLocked(st.Name, st.ID, "AWS::CloudFormation::Stack", "UPDATE_IN_PROGRESS", "User Initiated")
 		o := updateOpts{token: token, policy: st.Policy, disableRB: disable, fromChanges: true}
-		s.startLocked(rg, st, func(cancel <-chan struct{}) {
-			s.runUpdate(rg, st, prev, sub.params, o, cancel)
-			setExec()
-		})
+		s.startUpdateLocked(rg, st, sub, o, "", setExec)
 	}
 	return r.s.write(w, r.c, func(x *xw) {})
 }

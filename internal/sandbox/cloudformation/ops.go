@@ -482,13 +482,24 @@ func normalize(v any) any {
 	return v
 }
 
-func (r *run) createResource(res *resource, ph *phase) bool {
+// begin waits for res's turn for op ("create" or "update") and applies
+// injected failures; false when res has failed (OP_FAILED, with cancelled
+// as the reason when the phase stopped).
+func (r *run) begin(res *resource, ph *phase, op, cancelled string) bool {
+	failed := strings.ToUpper(op) + "_FAILED"
 	if !r.wait(res.Type, ph) {
-		r.resStatus(res, "CREATE_FAILED", "Resource creation cancelled")
+		r.resStatus(res, failed, cancelled)
 		return false
 	}
-	if msg, ok := r.failure(res.Logical, res.Type, "create"); ok {
-		r.resStatus(res, "CREATE_FAILED", msg)
+	if msg, ok := r.failure(res.Logical, res.Type, op); ok {
+		r.resStatus(res, failed, msg)
+		return false
+	}
+	return true
+}
+
+func (r *run) createResource(res *resource, ph *phase) bool {
+	if !r.begin(res, ph, "create", "Resource creation cancelled") {
 		return false
 	}
 	h := handlerFor(res.Type)
@@ -506,12 +517,7 @@ func (r *run) createResource(res *resource, ph *phase) bool {
 }
 
 func (r *run) replaceResource(res *resource, ph *phase) bool {
-	if !r.wait(res.Type, ph) {
-		r.resStatus(res, "UPDATE_FAILED", "Resource update cancelled")
-		return false
-	}
-	if msg, ok := r.failure(res.Logical, res.Type, "update"); ok {
-		r.resStatus(res, "UPDATE_FAILED", msg)
+	if !r.begin(res, ph, "update", "Resource update cancelled") {
 		return false
 	}
 	phys, attrs, err := handlerFor(res.Type).create(r.rctx(res), ph)
@@ -527,12 +533,7 @@ func (r *run) replaceResource(res *resource, ph *phase) bool {
 }
 
 func (r *run) updateResource(res, prev *resource, ph *phase) bool {
-	if !r.wait(res.Type, ph) {
-		r.resStatus(res, "UPDATE_FAILED", "Resource update cancelled")
-		return false
-	}
-	if msg, ok := r.failure(res.Logical, res.Type, "update"); ok {
-		r.resStatus(res, "UPDATE_FAILED", msg)
+	if !r.begin(res, ph, "update", "Resource update cancelled") {
 		return false
 	}
 	attrs, err := handlerFor(res.Type).update(r.rctx(res), prev)

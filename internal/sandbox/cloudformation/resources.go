@@ -38,6 +38,22 @@ func (c *rctx) str(k string) string {
 	return s
 }
 
+// strOr is property k, or def when it is empty.
+func (c *rctx) strOr(k, def string) string {
+	if s := c.str(k); s != "" {
+		return s
+	}
+	return def
+}
+
+// nameOr is the name property k, or a generated name of at most max.
+func (c *rctx) nameOr(k string, max int) string {
+	if s := c.str(k); s != "" {
+		return s
+	}
+	return c.genName(max)
+}
+
 func (c *rctx) strs(k string) []string {
 	var out []string
 	switch v := c.res.Props[k].(type) {
@@ -103,7 +119,9 @@ func policyDoc(v any) string {
 	return cfntemplate.JSON(v)
 }
 
-func tagsOf(v any) map[string]string {
+// objectsToMap maps a list of objects (a property such as Tags) to the
+// key and value entry returns for each object; nil when v is no list.
+func objectsToMap(v any, entry func(m map[string]any) (string, string)) map[string]string {
 	l, ok := v.([]any)
 	if !ok {
 		return nil
@@ -114,12 +132,30 @@ func tagsOf(v any) map[string]string {
 		if !ok {
 			continue
 		}
-		k, _ := cfntemplate.Scalar(m["Key"])
-		val, _ := cfntemplate.Scalar(m["Value"])
+		k, val := entry(m)
 		out[k] = val
 	}
 	return out
 }
+
+func tagsOf(v any) map[string]string {
+	return objectsToMap(v, func(m map[string]any) (string, string) {
+		k, _ := cfntemplate.Scalar(m["Key"])
+		val, _ := cfntemplate.Scalar(m["Value"])
+		return k, val
+	})
+}
+
+// keepAttrs is the update of a resource type whose attributes do not
+// change in an update.
+type keepAttrs struct{}
+
+func (keepAttrs) update(c *rctx, prev *resource) (map[string]any, error) { return prev.Attrs, nil }
+
+// noDelete is the delete of a resource type with nothing to delete.
+type noDelete struct{}
+
+func (noDelete) delete(c *rctx) error { return nil }
 
 type handler interface {
 	create(c *rctx, ph *phase) (physical string, attrs map[string]any, err error)
@@ -229,7 +265,10 @@ var ec2Prefixes = map[string]string{
 	"AWS::EC2::PlacementGroup": "pg", "AWS::EC2::VPCCidrBlock": "vpc-cidr-assoc",
 }
 
-type genericHandler struct{}
+type genericHandler struct {
+	keepAttrs
+	noDelete
+}
 
 func (genericHandler) create(c *rctx, _ *phase) (string, map[string]any, error) {
 	typ := c.res.Type
@@ -324,9 +363,6 @@ func (genericHandler) create(c *rctx, _ *phase) (string, map[string]any, error) 
 	return c.genName(128), attrs, nil
 }
 
-func (genericHandler) update(c *rctx, prev *resource) (map[string]any, error) { return prev.Attrs, nil }
-func (genericHandler) delete(c *rctx) error                                   { return nil }
-
 func uuidOf(seed string) string {
 	x := hexID(32, seed)
 	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
@@ -356,30 +392,16 @@ func s3Of(c *rctx) (platform.S3, error) {
 }
 
 func inlinePolicies(v any) map[string]string {
-	l, ok := v.([]any)
-	if !ok {
-		return nil
-	}
-	out := map[string]string{}
-	for _, x := range l {
-		m, ok := x.(map[string]any)
-		if !ok {
-			continue
-		}
+	return objectsToMap(v, func(m map[string]any) (string, string) {
 		n, _ := cfntemplate.Scalar(m["PolicyName"])
-		out[n] = policyDoc(m["PolicyDocument"])
-	}
-	return out
+		return n, policyDoc(m["PolicyDocument"])
+	})
 }
 
 func (c *rctx) roleSpec(name string) platform.RoleSpec {
-	p := c.str("Path")
-	if p == "" {
-		p = "/"
-	}
 	msd, _ := strconv.Atoi(c.str("MaxSessionDuration"))
 	return platform.RoleSpec{
-		Name: name, Path: p, AssumeRolePolicyDocument: policyDoc(c.res.Props["AssumeRolePolicyDocument"]),
+		Name: name, Path: c.strOr("Path", "/"), AssumeRolePolicyDocument: policyDoc(c.res.Props["AssumeRolePolicyDocument"]),
 		Description: c.str("Description"), MaxSessionDuration: msd,
 		ManagedPolicyARNs: c.strs("ManagedPolicyArns"), InlinePolicies: inlinePolicies(c.res.Props["Policies"]),
 		Tags: tagsOf(c.res.Props["Tags"]),
@@ -393,10 +415,7 @@ func (roleHandler) create(c *rctx, _ *phase) (string, map[string]any, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	name := c.str("RoleName")
-	if name == "" {
-		name = c.genName(64)
-	}
+	name := c.nameOr("RoleName", 64)
 	arn, id, err := iam.CreateRole(c.account, c.roleSpec(name))
 	if err != nil {
 		return "", nil, err
@@ -433,23 +452,31 @@ func ignoreNotFound(err error) error {
 	return err
 }
 
+// eachPrincipal calls role for each of the Roles property's role names,
+// then user for each of the Users property's, and stops at an error.
+func (c *rctx) eachPrincipal(role, user func(name string) error) error {
+	for _, r := range c.strs("Roles") {
+		if err := role(nameFromARN(r)); err != nil {
+			return err
+		}
+	}
+	for _, u := range c.strs("Users") {
+		if err := user(nameFromARN(u)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 type policyHandler struct{}
 
 func (policyHandler) apply(c *rctx, iam platform.IAM, props map[string]any) error {
 	cc := *c
 	cc.res = &resource{Props: props}
 	name, doc := cc.str("PolicyName"), policyDoc(props["PolicyDocument"])
-	for _, r := range cc.strs("Roles") {
-		if err := iam.PutRolePolicy(c.account, nameFromARN(r), name, doc); err != nil {
-			return err
-		}
-	}
-	for _, u := range cc.strs("Users") {
-		if err := iam.PutUserPolicy(c.account, nameFromARN(u), name, doc); err != nil {
-			return err
-		}
-	}
-	return nil
+	return cc.eachPrincipal(
+		func(r string) error { return iam.PutRolePolicy(c.account, r, name, doc) },
+		func(u string) error { return iam.PutUserPolicy(c.account, u, name, doc) })
 }
 
 func (policyHandler) remove(c *rctx, iam platform.IAM, props map[string]any, keep map[string]any) {
@@ -517,27 +544,15 @@ func (managedPolicyHandler) create(c *rctx, _ *phase) (string, map[string]any, e
 	if err != nil {
 		return "", nil, err
 	}
-	name := c.str("ManagedPolicyName")
-	if name == "" {
-		name = c.genName(128)
-	}
-	p := c.str("Path")
-	if p == "" {
-		p = "/"
-	}
-	arn, err := iam.CreatePolicy(c.account, name, p, policyDoc(c.res.Props["PolicyDocument"]))
+	name := c.nameOr("ManagedPolicyName", 128)
+	arn, err := iam.CreatePolicy(c.account, name, c.strOr("Path", "/"), policyDoc(c.res.Props["PolicyDocument"]))
 	if err != nil {
 		return "", nil, err
 	}
-	for _, r := range c.strs("Roles") {
-		if err := iam.AttachRolePolicy(c.account, nameFromARN(r), arn); err != nil {
-			return "", nil, err
-		}
-	}
-	for _, u := range c.strs("Users") {
-		if err := iam.AttachUserPolicy(c.account, nameFromARN(u), arn); err != nil {
-			return "", nil, err
-		}
+	if err := c.eachPrincipal(
+		func(r string) error { return iam.AttachRolePolicy(c.account, r, arn) },
+		func(u string) error { return iam.AttachUserPolicy(c.account, u, arn) }); err != nil {
+		return "", nil, err
 	}
 	return arn, map[string]any{"PolicyArn": arn, "PolicyId": "ANPA" + strings.ToUpper(hexID(17, c.seed())), "IsAttachable": "true", "DefaultVersionId": "v1"}, nil
 }
@@ -593,12 +608,9 @@ func (managedPolicyHandler) delete(c *rctx) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range c.strs("Roles") {
-		_ = iam.DetachRolePolicy(c.account, nameFromARN(r), c.res.Physical)
-	}
-	for _, u := range c.strs("Users") {
-		_ = iam.DetachUserPolicy(c.account, nameFromARN(u), c.res.Physical)
-	}
+	_ = c.eachPrincipal(
+		func(r string) error { _ = iam.DetachRolePolicy(c.account, r, c.res.Physical); return nil },
+		func(u string) error { _ = iam.DetachUserPolicy(c.account, u, c.res.Physical); return nil })
 	return ignoreNotFound(iam.DeletePolicy(c.account, c.res.Physical))
 }
 
@@ -609,15 +621,8 @@ func (userHandler) create(c *rctx, _ *phase) (string, map[string]any, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	name := c.str("UserName")
-	if name == "" {
-		name = c.genName(64)
-	}
-	p := c.str("Path")
-	if p == "" {
-		p = "/"
-	}
-	arn, _, err := iam.CreateUser(c.account, name, p)
+	name := c.nameOr("UserName", 64)
+	arn, _, err := iam.CreateUser(c.account, name, c.strOr("Path", "/"))
 	if err != nil {
 		return "", nil, err
 	}
@@ -683,7 +688,7 @@ func (userHandler) delete(c *rctx) error {
 	return ignoreNotFound(iam.DeleteUser(c.account, c.res.Physical))
 }
 
-type accessKeyHandler struct{}
+type accessKeyHandler struct{ keepAttrs }
 
 func (accessKeyHandler) create(c *rctx, _ *phase) (string, map[string]any, error) {
 	iam, err := iamOf(c)
@@ -697,10 +702,6 @@ func (accessKeyHandler) create(c *rctx, _ *phase) (string, map[string]any, error
 	return id, map[string]any{"SecretAccessKey": secret}, nil
 }
 
-func (accessKeyHandler) update(c *rctx, prev *resource) (map[string]any, error) {
-	return prev.Attrs, nil
-}
-
 func (accessKeyHandler) delete(c *rctx) error {
 	iam, err := iamOf(c)
 	if err != nil {
@@ -711,28 +712,30 @@ func (accessKeyHandler) delete(c *rctx) error {
 
 type instanceProfileHandler struct{}
 
-func (instanceProfileHandler) create(c *rctx, _ *phase) (string, map[string]any, error) {
-	iam, err := iamOf(c)
-	if err != nil {
-		return "", nil, err
-	}
-	name := c.str("InstanceProfileName")
-	if name == "" {
-		name = c.genName(128)
-	}
-	p := c.str("Path")
-	if p == "" {
-		p = "/"
-	}
+// put creates the instance profile called name from the properties.
+func (instanceProfileHandler) put(c *rctx, iam platform.IAM, name string) (map[string]any, error) {
 	var roles []string
 	for _, r := range c.strs("Roles") {
 		roles = append(roles, nameFromARN(r))
 	}
-	arn, err := iam.CreateInstanceProfile(c.account, name, p, roles)
+	arn, err := iam.CreateInstanceProfile(c.account, name, c.strOr("Path", "/"), roles)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"Arn": arn}, nil
+}
+
+func (h instanceProfileHandler) create(c *rctx, _ *phase) (string, map[string]any, error) {
+	iam, err := iamOf(c)
 	if err != nil {
 		return "", nil, err
 	}
-	return name, map[string]any{"Arn": arn}, nil
+	name := c.nameOr("InstanceProfileName", 128)
+	attrs, err := h.put(c, iam, name)
+	if err != nil {
+		return "", nil, err
+	}
+	return name, attrs, nil
 }
 
 func (h instanceProfileHandler) update(c *rctx, prev *resource) (map[string]any, error) {
@@ -743,19 +746,7 @@ func (h instanceProfileHandler) update(c *rctx, prev *resource) (map[string]any,
 	if err := ignoreNotFound(iam.DeleteInstanceProfile(c.account, prev.Physical)); err != nil {
 		return nil, err
 	}
-	var roles []string
-	for _, r := range c.strs("Roles") {
-		roles = append(roles, nameFromARN(r))
-	}
-	p := c.str("Path")
-	if p == "" {
-		p = "/"
-	}
-	arn, err := iam.CreateInstanceProfile(c.account, prev.Physical, p, roles)
-	if err != nil {
-		return nil, err
-	}
-	return map[string]any{"Arn": arn}, nil
+	return h.put(c, iam, prev.Physical)
 }
 
 func (instanceProfileHandler) delete(c *rctx) error {
@@ -768,7 +759,7 @@ func (instanceProfileHandler) delete(c *rctx) error {
 
 // ---- S3 ----
 
-type bucketHandler struct{}
+type bucketHandler struct{ keepAttrs }
 
 func (bucketHandler) create(c *rctx, _ *phase) (string, map[string]any, error) {
 	s3, err := s3Of(c)
@@ -814,8 +805,6 @@ func bucketAttrs(name, region string) map[string]any {
 	}
 }
 
-func (bucketHandler) update(c *rctx, prev *resource) (map[string]any, error) { return prev.Attrs, nil }
-
 func (bucketHandler) delete(c *rctx) error {
 	s3, err := s3Of(c)
 	if err != nil {
@@ -826,25 +815,28 @@ func (bucketHandler) delete(c *rctx) error {
 
 type bucketPolicyHandler struct{}
 
-func (bucketPolicyHandler) create(c *rctx, _ *phase) (string, map[string]any, error) {
+func (bucketPolicyHandler) put(c *rctx, s3 platform.S3) error {
+	return s3.PutBucketPolicy(c.account, c.str("Bucket"), policyDoc(c.res.Props["PolicyDocument"]))
+}
+
+func (h bucketPolicyHandler) create(c *rctx, _ *phase) (string, map[string]any, error) {
 	s3, err := s3Of(c)
 	if err != nil {
 		return "", nil, err
 	}
-	b := c.str("Bucket")
-	if err := s3.PutBucketPolicy(c.account, b, policyDoc(c.res.Props["PolicyDocument"])); err != nil {
+	if err := h.put(c, s3); err != nil {
 		return "", nil, err
 	}
 	id := c.genName(128)
 	return id, map[string]any{"Id": id}, nil
 }
 
-func (bucketPolicyHandler) update(c *rctx, prev *resource) (map[string]any, error) {
+func (h bucketPolicyHandler) update(c *rctx, prev *resource) (map[string]any, error) {
 	s3, err := s3Of(c)
 	if err != nil {
 		return nil, err
 	}
-	return prev.Attrs, s3.PutBucketPolicy(c.account, c.str("Bucket"), policyDoc(c.res.Props["PolicyDocument"]))
+	return prev.Attrs, h.put(c, s3)
 }
 
 func (bucketPolicyHandler) delete(c *rctx) error {
@@ -857,19 +849,21 @@ func (bucketPolicyHandler) delete(c *rctx) error {
 
 // ---- wait conditions ----
 
-type waitHandleHandler struct{}
+type waitHandleHandler struct {
+	keepAttrs
+	noDelete
+}
 
 func (waitHandleHandler) create(c *rctx, _ *phase) (string, map[string]any, error) {
 	u := fmt.Sprintf("https://cloudformation-waitcondition-%s.s3.amazonaws.com/%s?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=86399",
 		c.region, url.PathEscape(c.stackID+"/"+c.res.Logical))
 	return u, map[string]any{}, nil
 }
-func (waitHandleHandler) update(c *rctx, prev *resource) (map[string]any, error) {
-	return prev.Attrs, nil
-}
-func (waitHandleHandler) delete(c *rctx) error { return nil }
 
-type waitConditionHandler struct{}
+type waitConditionHandler struct {
+	keepAttrs
+	noDelete
+}
 
 // MaxWaitTimeout is CloudFormation's limit on a WaitCondition's Timeout.
 const MaxWaitTimeout = 43200
@@ -941,10 +935,6 @@ func (waitConditionHandler) create(c *rctx, ph *phase) (string, map[string]any, 
 		}
 	}
 }
-func (waitConditionHandler) update(c *rctx, prev *resource) (map[string]any, error) {
-	return prev.Attrs, nil
-}
-func (waitConditionHandler) delete(c *rctx) error { return nil }
 
 // ---- replacement table ----
 
