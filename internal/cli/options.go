@@ -152,7 +152,9 @@ func (o *CommonOptions) setupLogging(stdio IO) {
 		slog.Debug("verbose logging on", "level", o.Verbose)
 		return
 	}
-	slog.SetLogLoggerLevel(slog.LevelWarn)
+	// Reset the default too: an earlier in-process run (tests) may have
+	// pointed it at its own writer.
+	slog.SetDefault(slog.New(slog.NewTextHandler(stdio.ErrOut, &slog.HandlerOptions{Level: slog.LevelWarn})))
 }
 
 // Targets builds the credential factory for this run from the flags.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -60,6 +61,12 @@ func Main(args []string) int {
 // when several are joined); a panic is reported in one line, never as a
 // Go trace.
 func Run(ctx context.Context, args []string, stdio IO) (code int) {
+	// Status lines (ui.Console), log/slog and cobra all write to ErrOut from
+	// several goroutines. An *os.File is safe for that; any other writer (a
+	// test's buffer) is wrapped so its writes never race.
+	if _, ok := stdio.ErrOut.(*os.File); !ok && stdio.ErrOut != nil {
+		stdio.ErrOut = &syncWriter{w: stdio.ErrOut}
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			fmt.Fprintf(stdio.ErrOut, "error: internal error: %v (please report this)\n", r)
@@ -126,4 +133,16 @@ func NewRootCmd(stdio IO) *cobra.Command {
 		newCacheCmd(stdio),
 	)
 	return root
+}
+
+// syncWriter serializes writes to a writer that is not safe for concurrent use.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
