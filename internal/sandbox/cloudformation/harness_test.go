@@ -418,7 +418,7 @@ func (h *harness) client(key string) *cfn.Client {
 		Region:           "us-east-1",
 		Credentials:      credentials.NewStaticCredentialsProvider(key, "secret", ""),
 		BaseEndpoint:     aws.String(h.srv.URL),
-		RetryMaxAttempts: 1,
+		RetryMaxAttempts: 3, // retry transport errors under load; API errors are not retried
 		HTTPClient:       &http.Client{Timeout: 30 * time.Second},
 	})
 }

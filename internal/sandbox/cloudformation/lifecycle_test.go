@@ -397,7 +397,10 @@ func TestWaitConditions(t *testing.T) {
 	if st.StackStatus != types.StackStatusRollbackComplete {
 		t.Fatalf("broken wait condition: %s", st.StackStatus)
 	}
-	ev, _ := c.DescribeStackEvents(ctx, &cfn.DescribeStackEventsInput{StackName: aws.String("broken")})
+	ev, err := c.DescribeStackEvents(ctx, &cfn.DescribeStackEventsInput{StackName: aws.String("broken")})
+	if err != nil {
+		t.Fatalf("describe events of broken: %v", err)
+	}
 	found := false
 	for _, e := range ev.StackEvents {
 		if aws.ToString(e.LogicalResourceId) == "BrokenWaitCondition" && e.ResourceStatus == types.ResourceStatusCreateFailed {
@@ -415,7 +418,10 @@ func TestWaitConditions(t *testing.T) {
 	if st.StackStatus != types.StackStatusRollbackComplete {
 		t.Fatalf("unsignalled: %s", st.StackStatus)
 	}
-	ev, _ = c.DescribeStackEvents(ctx, &cfn.DescribeStackEventsInput{StackName: aws.String("unsignalled")})
+	ev, err = c.DescribeStackEvents(ctx, &cfn.DescribeStackEventsInput{StackName: aws.String("unsignalled")})
+	if err != nil {
+		t.Fatalf("describe events of unsignalled: %v", err)
+	}
 	found = false
 	for _, e := range ev.StackEvents {
 		if aws.ToString(e.ResourceStatusReason) == "WaitCondition timed out. Received 0 conditions when expecting 1" {
