@@ -66,8 +66,8 @@ func addCommonFlags(cmd *cobra.Command, o *CommonOptions, withAWS bool) {
 	f.StringVarP(&o.Region, "region", "r", "", "default AWS region for stacks without a region")
 	f.StringVarP(&o.Profile, "profile", "p", "", "default AWS profile for stacks without a profile")
 	f.CountVarP(&o.Verbose, "verbose", "v", "debug logging on stderr (repeat for more)")
-	f.BoolVarP(&o.Interactive, "interactive", "i", false, "use change sets and ask before changing stacks (implies --recreate-failed)")
-	f.BoolVar(&o.ReplacementsOnly, "replacements-only", false, "with -i, only ask about changes that replace resources")
+	f.BoolVarP(&o.Interactive, "interactive", "i", false, "change-set approval: not yet supported (build and diff stop with a clear error)")
+	f.BoolVar(&o.ReplacementsOnly, "replacements-only", false, "with -i, only ask about replacements (not yet supported, like -i)")
 	f.BoolVar(&o.RecreateFailed, "recreate-failed", false, "destroy and re-create stacks whose first create failed")
 	o.ReadRate = defaultReadRate
 	if withAWS {
