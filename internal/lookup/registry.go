@@ -356,45 +356,13 @@ func (r *Registry) resolve(ctx context.Context, v any, path string, env *Env) (a
 		}
 		return out, nil
 	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			x, err := r.resolve(ctx, e, path+"["+strconv.Itoa(i)+"]", env)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = x
-		}
-		return out, nil
+		return resolveList(ctx, r, t, path, env)
 	case []string:
-		out := make([]any, len(t))
-		for i, e := range t {
-			x, err := r.resolve(ctx, e, path+"["+strconv.Itoa(i)+"]", env)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = x
-		}
-		return out, nil
+		return resolveList(ctx, r, t, path, env)
 	case map[string]any:
-		out := make(map[string]any, len(t))
-		for _, k := range sortedKeys(t) {
-			x, err := r.resolve(ctx, t[k], joinPath(path, k), env)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = x
-		}
-		return out, nil
+		return resolveMap(ctx, r, t, path, env)
 	case map[string]string:
-		out := make(map[string]any, len(t))
-		for _, k := range sortedKeys(t) {
-			x, err := r.resolve(ctx, t[k], joinPath(path, k), env)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = x
-		}
-		return out, nil
+		return resolveMap(ctx, r, t, path, env)
 	default:
 		return v, nil
 	}
@@ -519,4 +487,31 @@ func (c *Cache) put(key string, v map[string]string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.m[key] = v
+}
+
+// resolveList resolves every element of a list; the result is always []any.
+func resolveList[T any](ctx context.Context, r *Registry, list []T, path string, env *Env) (any, error) {
+	out := make([]any, len(list))
+	for i, e := range list {
+		x, err := r.resolve(ctx, e, path+"["+strconv.Itoa(i)+"]", env)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = x
+	}
+	return out, nil
+}
+
+// resolveMap resolves every value of a map, in key order so the first error
+// reported is deterministic; the result is always map[string]any.
+func resolveMap[T any](ctx context.Context, r *Registry, m map[string]T, path string, env *Env) (any, error) {
+	out := make(map[string]any, len(m))
+	for _, k := range sortedKeys(m) {
+		x, err := r.resolve(ctx, m[k], joinPath(path, k), env)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = x
+	}
+	return out, nil
 }
