@@ -27,6 +27,9 @@ type Bucket struct {
 	// endpoint is the custom S3 endpoint (AWS_ENDPOINT_URL, endpoint_url),
 	// "" on AWS.
 	endpoint string
+	// NoCreate makes a missing bucket an error instead of creating it
+	// (diff never creates the bucket). Set it before the first Ensure.
+	NoCreate bool
 
 	once      sync.Once
 	ensureErr error
@@ -81,6 +84,9 @@ func (b *Bucket) ensure(ctx context.Context) error {
 		return fmt.Errorf("access denied for bucket %s. Did you remember to use a globally unique name? (%w)", b.Name, err)
 	default:
 		return fmt.Errorf("check template bucket %s: %w", b.Name, err)
+	}
+	if b.NoCreate {
+		return fmt.Errorf("template bucket %s does not exist (diff never creates it; run build first, or keep the template under %d bytes so it goes inline)", b.Name, MaxTemplateBody)
 	}
 	in := &s3.CreateBucketInput{Bucket: aws.String(b.Name)}
 	if b.Region != "" && b.Region != "us-east-1" {

@@ -179,6 +179,7 @@ func (r *run) templateBucket(ctx context.Context, name string) (*cfn.Bucket, err
 		}
 		client, endpoint := cfn.NewS3Client(cfg)
 		r.bucket = cfn.NewBucket(name, cfg.Region, client, endpoint)
+		r.bucket.NoCreate = r.diff
 		r.bucketAcct = acct
 	})
 	return r.bucket, r.bucketErr

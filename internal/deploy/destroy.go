@@ -57,6 +57,7 @@ func Diff(ctx context.Context, o Options) error {
 		return fmt.Errorf("diff -i is %w: run diff without -i", ErrNotSupported)
 	}
 	r := newRun(&o)
+	r.diff = true
 	return r.walkGraph(ctx, o.Graph, r.diffStep)
 }
 

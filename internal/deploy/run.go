@@ -48,6 +48,8 @@ type run struct {
 	changing  []ChangingStack
 	cache     *lookup.Cache
 
+	// diff is set for diff runs: the template bucket is never created.
+	diff       bool
 	bucketOnce sync.Once
 	bucket     *cfn.Bucket
 	bucketAcct string
