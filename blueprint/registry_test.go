@@ -15,8 +15,8 @@ func (nopBlueprint) Render(context.Context, *Input) (*Template, error) {
 
 func TestRegistry(t *testing.T) {
 	f := func() Blueprint { return nopBlueprint{} }
-	Register("test.registry.Alpha", f)
-	Register("test.registry.Beta", f)
+	registerOnce("test.registry.Alpha", f)
+	registerOnce("test.registry.Beta", f)
 
 	if _, err := Lookup("test.registry.Alpha"); err != nil {
 		t.Fatalf("Lookup registered: %v", err)
@@ -53,7 +53,7 @@ func TestRegistry(t *testing.T) {
 
 func TestRegisterDuplicatePanics(t *testing.T) {
 	f := func() Blueprint { return nopBlueprint{} }
-	Register("test.registry.Dup", f)
+	registerOnce("test.registry.Dup", f)
 	defer func() {
 		if recover() == nil {
 			t.Error("second Register of the same class path did not panic")
@@ -80,4 +80,12 @@ func contains(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// registerOnce registers a test blueprint unless an earlier run of the test
+// (go test -count=N) already did: the registry is process-wide.
+func registerOnce(classPath string, f func() Blueprint) {
+	if _, err := Lookup(classPath); err != nil {
+		Register(classPath, f)
+	}
 }
