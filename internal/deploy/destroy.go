@@ -136,12 +136,22 @@ func Info(ctx context.Context, o Options) error {
 		return nil
 	}
 	con.Outf("Outputs for stacks: %s\n", r.cfg.Namespace)
+	// stacker's header is the CloudFormation name; stacks in different
+	// accounts or regions may share it, so those also name the config stack.
+	seen := map[string]int{}
 	for _, in := range infos {
+		seen[in.FQN]++
+	}
+	for _, in := range infos {
+		label := in.FQN
+		if seen[in.FQN] > 1 {
+			label = fmt.Sprintf("%s (%s)", in.FQN, in.Name)
+		}
 		if !in.Exists {
-			con.Outf("Stack %q does not exist.\n", in.FQN)
+			con.Outf("Stack %q does not exist.\n", label)
 			continue
 		}
-		con.Outf("%s:\n", in.FQN)
+		con.Outf("%s:\n", label)
 		keys := make([]string, 0, len(in.Outputs))
 		for k := range in.Outputs {
 			keys = append(keys, k)

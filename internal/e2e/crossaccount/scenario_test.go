@@ -250,6 +250,14 @@ func TestSeedScenarioWithTheExampleFiles(t *testing.T) {
 	if !strings.Contains(s.out.String(), "profile prod: assume role arn:aws:iam::222222222222:role/Stacker") {
 		t.Errorf("debug log lacks the prod hop line")
 	}
+	// info reads each stack's outputs with its own credentials; the two
+	// stacks named vpc are told apart by their config names.
+	info := s.mustStacker("info", "--profile", "master", s.path("stacker.yaml"))
+	for _, want := range []string{"vpc (prod/vpc):\n\tAvailabilityZone0: ", "vpc (stage/vpc):\n\tAvailabilityZone0: ", "stacker-bucket:\n\tBucketId: "} {
+		if !strings.Contains(info, want) {
+			t.Errorf("info output lacks %q:\n%s", want, info)
+		}
+	}
 	// Doctor agrees.
 	out := s.mustStacker("doctor", "--profile", "master", s.path("stacker.yaml"))
 	for _, want := range []string{"222222222222", "333333333333", "env→master→prod"} {
