@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"reflect"
-	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -143,18 +142,7 @@ func TestAWSHandlers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeAWS{answer: answer}
 			got, err := r.Resolve(context.Background(), tt.in, f.env("eu-west-1"))
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("err = %v\nwant %q", err, tt.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("got %#v, want %#v", got, tt.want)
-			}
+			checkResult(t, got, err, tt.want, tt.err)
 		})
 	}
 }

@@ -132,18 +132,7 @@ func TestResolve(t *testing.T) {
 			env := outputsEnv(testOutputs)
 			env.ConfigDir = dir
 			got, err := r.Resolve(context.Background(), tt.in, env)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("err = %v\nwant %q", err, tt.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("got  %#v\nwant %#v", got, tt.want)
-			}
+			checkResult(t, got, err, tt.want, tt.err)
 		})
 	}
 }
@@ -196,18 +185,7 @@ func TestDependencies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := r.Dependencies(tt.in)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("err = %v, want %q", err, tt.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("got %q, want %q", got, tt.want)
-			}
+			checkResult(t, got, err, tt.want, tt.err)
 		})
 	}
 }
@@ -260,5 +238,23 @@ func TestCustomHandlers(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(r.Types(), ","), "upper") {
 		t.Fatalf("types = %v", r.Types())
+	}
+}
+
+// checkResult fails the test unless err contains wantErr (when set), or else
+// got deeply equals want.
+func checkResult(t *testing.T, got any, err error, want any, wantErr string) {
+	t.Helper()
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err = %v\nwant %q", err, wantErr)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got  %#v\nwant %#v", got, want)
 	}
 }

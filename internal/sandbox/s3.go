@@ -246,7 +246,7 @@ func (s *Server) s3CreateBucket(r *http.Request, rc *reqCtx, p *platform.Princip
 	if len(bytes.TrimSpace(body)) > 0 {
 		var cfg createBucketConfig
 		if err := xml.Unmarshal(body, &cfg); err != nil {
-			return s3Err(400, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema")
+			return s3Err(400, "MalformedXML", msgMalformedXML)
 		}
 		if cfg.LocationConstraint != "" {
 			region = cfg.LocationConstraint
@@ -359,11 +359,7 @@ func (s *Server) s3Op(w http.ResponseWriter, r *http.Request, op string, b *buck
 			Value   string   `xml:",chardata"`
 		}{Xmlns: s3NS, Value: loc})
 	case "GetBucketPolicy":
-		if b.Policy == "" {
-			return s3Err(404, "NoSuchBucketPolicy", msgNoBucketPolicy, "BucketName="+b.Name)
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(b.Policy))
+		return writeStored(w, b, b.Policy, "application/json", "NoSuchBucketPolicy", msgNoBucketPolicy)
 	case "PutBucketPolicy":
 		doc := strings.TrimSpace(string(body))
 		if !strings.HasPrefix(doc, "{") || !json.Valid([]byte(doc)) {
@@ -378,11 +374,7 @@ func (s *Server) s3Op(w http.ResponseWriter, r *http.Request, op string, b *buck
 		b.Policy = ""
 		w.WriteHeader(204)
 	case "GetBucketEncryption":
-		if b.SSE == "" {
-			return s3Err(404, "ServerSideEncryptionConfigurationNotFoundError", msgNoSSE, "BucketName="+b.Name)
-		}
-		w.Header().Set("Content-Type", "application/xml")
-		_, _ = w.Write([]byte(xml.Header + b.SSE))
+		return writeStored(w, b, b.SSE, "application/xml", "ServerSideEncryptionConfigurationNotFoundError", msgNoSSE)
 	case "PutBucketEncryption":
 		var cfg struct {
 			Rules []struct {
@@ -393,11 +385,11 @@ func (s *Server) s3Op(w http.ResponseWriter, r *http.Request, op string, b *buck
 			} `xml:"Rule"`
 		}
 		if err := xml.Unmarshal(body, &cfg); err != nil || len(cfg.Rules) == 0 {
-			return s3Err(400, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema")
+			return s3Err(400, "MalformedXML", msgMalformedXML)
 		}
 		alg := cfg.Rules[0].Default.SSEAlgorithm
 		if alg != "AES256" && alg != "aws:kms" && alg != "aws:kms:dsse" {
-			return s3Err(400, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema")
+			return s3Err(400, "MalformedXML", msgMalformedXML)
 		}
 		b.SSE = sseXML(alg)
 		w.WriteHeader(200)
@@ -405,11 +397,7 @@ func (s *Server) s3Op(w http.ResponseWriter, r *http.Request, op string, b *buck
 		b.SSE = ""
 		w.WriteHeader(204)
 	case "GetPublicAccessBlock":
-		if b.PAB == "" {
-			return s3Err(404, "NoSuchPublicAccessBlockConfiguration", msgNoPAB, "BucketName="+b.Name)
-		}
-		w.Header().Set("Content-Type", "application/xml")
-		_, _ = w.Write([]byte(xml.Header + b.PAB))
+		return writeStored(w, b, b.PAB, "application/xml", "NoSuchPublicAccessBlockConfiguration", msgNoPAB)
 	case "PutPublicAccessBlock":
 		var cfg struct {
 			BlockPublicAcls       bool `xml:"BlockPublicAcls"`
@@ -418,7 +406,7 @@ func (s *Server) s3Op(w http.ResponseWriter, r *http.Request, op string, b *buck
 			RestrictPublicBuckets bool `xml:"RestrictPublicBuckets"`
 		}
 		if err := xml.Unmarshal(body, &cfg); err != nil {
-			return s3Err(400, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema")
+			return s3Err(400, "MalformedXML", msgMalformedXML)
 		}
 		b.PAB = fmt.Sprintf(`<PublicAccessBlockConfiguration xmlns="%s"><BlockPublicAcls>%t</BlockPublicAcls><IgnorePublicAcls>%t</IgnorePublicAcls><BlockPublicPolicy>%t</BlockPublicPolicy><RestrictPublicBuckets>%t</RestrictPublicBuckets></PublicAccessBlockConfiguration>`,
 			s3NS, cfg.BlockPublicAcls, cfg.IgnorePublicAcls, cfg.BlockPublicPolicy, cfg.RestrictPublicBuckets)
@@ -451,7 +439,7 @@ func (s *Server) s3Op(w http.ResponseWriter, r *http.Request, op string, b *buck
 			} `xml:"TagSet>Tag"`
 		}
 		if err := xml.Unmarshal(body, &cfg); err != nil {
-			return s3Err(400, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema")
+			return s3Err(400, "MalformedXML", msgMalformedXML)
 		}
 		b.Tags = map[string]string{}
 		for _, t := range cfg.Tags {
@@ -656,7 +644,7 @@ func (s *Server) s3DeleteObjects(w http.ResponseWriter, p *platform.Principal, b
 		} `xml:"Object"`
 	}
 	if err := xml.Unmarshal(body, &req); err != nil {
-		return s3Err(400, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema")
+		return s3Err(400, "MalformedXML", msgMalformedXML)
 	}
 	type deleted struct {
 		Key string `xml:"Key"`
@@ -778,4 +766,22 @@ func (a *s3API) BucketRegion(name string) (string, bool) {
 		return b.Region, true
 	}
 	return "", false
+}
+
+// msgMalformedXML is S3's MalformedXML message.
+const msgMalformedXML = "The XML you provided was not well-formed or did not validate against our published schema"
+
+// writeStored writes a bucket sub-resource kept as its document (policy
+// JSON, encryption or public access block XML), or S3's 404 for a bucket
+// without one.
+func writeStored(w http.ResponseWriter, b *bucket, doc, contentType, code, msg string) *platform.APIError {
+	if doc == "" {
+		return s3Err(404, code, msg, "BucketName="+b.Name)
+	}
+	w.Header().Set("Content-Type", contentType)
+	if contentType == "application/xml" {
+		doc = xml.Header + doc
+	}
+	_, _ = w.Write([]byte(doc))
+	return nil
 }
