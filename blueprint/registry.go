@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/stacker-go/stacker/internal/suggest"
 )
 
 var registry = struct {
@@ -81,39 +83,17 @@ func quoteJoin(s []string) string {
 	return strings.Join(q, ", ")
 }
 
-// nearest returns up to n names closest to s by edit distance (case
-// insensitive), ties broken by name. Names further than half their length
-// away are not suggestions.
+// nearest returns up to n names closest to s (ties by name). A class path
+// whose class name matches is a good hint even when the module path differs
+// ("blueprints.VPC" vs "stacker_blueprints.vpc.VPC"), so it counts as one
+// edit; names further than half their length away are not suggestions.
 func nearest(s string, names []string, n int) []string {
-	type cand struct {
-		name string
-		d    int
-	}
-	ls := strings.ToLower(s)
-	var cs []cand
-	for _, name := range names {
-		d := levenshtein(ls, strings.ToLower(name))
-		// A class path whose last element matches is a good hint even when
-		// the module path differs ("blueprints.VPC" vs "stacker_blueprints.vpc.VPC").
-		if lastElem(ls) == lastElem(strings.ToLower(name)) {
-			d = min(d, 1)
-		}
-		limit := max(len(name), len(s))/2 + 1
-		if d <= limit {
-			cs = append(cs, cand{name, d})
-		}
-	}
-	sort.Slice(cs, func(i, j int) bool {
-		if cs[i].d != cs[j].d {
-			return cs[i].d < cs[j].d
-		}
-		return cs[i].name < cs[j].name
+	return suggest.Find(s, names, suggest.Options{
+		Max:    n,
+		Ranked: true,
+		Limit:  func(w, c string) int { return max(len(w), len(c))/2 + 1 },
+		Alike:  func(w, c string) bool { return lastElem(strings.ToLower(w)) == lastElem(strings.ToLower(c)) },
 	})
-	var out []string
-	for i := 0; i < len(cs) && i < n; i++ {
-		out = append(out, cs[i].name)
-	}
-	return out
 }
 
 func lastElem(s string) string {
@@ -121,25 +101,4 @@ func lastElem(s string) string {
 		return s[i+1:]
 	}
 	return s
-}
-
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }

@@ -62,17 +62,6 @@ func TestRegisterDuplicatePanics(t *testing.T) {
 	Register("test.registry.Dup", f)
 }
 
-func TestLevenshtein(t *testing.T) {
-	for _, c := range []struct {
-		a, b string
-		d    int
-	}{{"", "", 0}, {"abc", "", 3}, {"kitten", "sitting", 3}, {"Dummy", "Dummy2", 1}, {"héllo", "hello", 1}} {
-		if got := levenshtein(c.a, c.b); got != c.d {
-			t.Errorf("levenshtein(%q, %q) = %d, want %d", c.a, c.b, got, c.d)
-		}
-	}
-}
-
 func contains(s []string, v string) bool {
 	for _, x := range s {
 		if x == v {

@@ -19,6 +19,7 @@ import (
 	"github.com/stacker-go/stacker/internal/deploy"
 	"github.com/stacker-go/stacker/internal/graph"
 	"github.com/stacker-go/stacker/internal/lookup"
+	"github.com/stacker-go/stacker/internal/suggest"
 	"github.com/stacker-go/stacker/internal/target"
 	"github.com/stacker-go/stacker/internal/ui"
 )
@@ -263,15 +264,7 @@ func varError(cfg *config.Config, st *config.Stack, name string, err error) erro
 }
 
 func didYouMean(name string, names []string) string {
-	near := graph.Nearest(name, names, 3)
-	if len(near) == 0 {
-		return ""
-	}
-	q := make([]string, len(near))
-	for i, n := range near {
-		q[i] = strconv.Quote(n)
-	}
-	return " (did you mean " + strings.Join(q, " or ") + "?)"
+	return suggest.DidYouMean(graph.Nearest(name, names))
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -10,7 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/stacker-go/stacker/internal/lookup"
+	"github.com/stacker-go/stacker/internal/suggest"
 )
 
 // maxValueNodes bounds how many nodes decoding may produce, so a few
@@ -480,7 +480,7 @@ func suggestKey(key string, known []string) string {
 	if l := len(key) / 3; l > max {
 		max = l
 	}
-	return lookup.Suggest(key, known, max)
+	return suggest.One(key, known, max)
 }
 
 var accountIDRE = regexp.MustCompile(`^[0-9]{12}$`)

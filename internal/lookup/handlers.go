@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/stacker-go/stacker/internal/suggest"
 )
 
 // ErrStackDisabled is what Env.Outputs returns (wrapped) for a stack whose
@@ -217,7 +219,7 @@ func splitFile(data string) (codec, arg string, err error) {
 	}
 	if !contains(fileCodecs, codec) {
 		msg := fmt.Sprintf("unknown file codec %q", codec)
-		if sug := Suggest(codec, fileCodecs, 3); sug != "" {
+		if sug := suggest.One(codec, fileCodecs, 3); sug != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", sug)
 		}
 		return "", "", fmt.Errorf("%s; codecs: %s", msg, strings.Join(fileCodecs, ", "))

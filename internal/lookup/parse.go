@@ -3,6 +3,8 @@ package lookup
 import (
 	"fmt"
 	"strings"
+
+	"github.com/stacker-go/stacker/internal/suggest"
 )
 
 // maxNesting bounds how deeply lookups may nest inside one another.
@@ -130,7 +132,7 @@ func (p *parser) call(i, depth int) (*call, int, error) {
 	}
 	typ := s[j:k]
 	if !p.known(typ) {
-		if sug := Suggest(typ, p.types(), 2); sug != "" {
+		if sug := suggest.One(typ, p.types(), 2); sug != "" {
 			return nil, 0, &UnknownTypeError{Type: typ, Suggestion: sug}
 		}
 		return nil, 0, nil

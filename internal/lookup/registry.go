@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/stacker-go/stacker/internal/suggest"
 )
 
 // Registry maps lookup types to handlers. Register and SetEnvironment are
@@ -135,7 +137,7 @@ func (r *Registry) UseCustom(typ, handler string) error {
 		if len(names) == 0 {
 			return errors.New(msg + " (no custom lookup handlers are registered; a Go program registers them with lookup.RegisterCustom)")
 		}
-		if sug := Suggest(handler, names, 3); sug != "" {
+		if sug := suggest.One(handler, names, 3); sug != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", sug)
 		}
 		return fmt.Errorf("%s; registered custom handlers: %s", msg, strings.Join(names, ", "))
