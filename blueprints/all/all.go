@@ -5,6 +5,5 @@
 package all
 
 import (
-	_ "github.com/stacker-go/stacker/blueprints/mock" // stacker's test blueprints
-	_ "github.com/stacker-go/stacker/blueprints/vpc"  // stacker_blueprints.vpc.VPC
+	_ "github.com/stacker-go/stacker/blueprints/vpc" // stacker_blueprints.vpc.VPC
 )

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stacker-go/stacker/blueprint"
 	_ "github.com/stacker-go/stacker/blueprints/all"
+	"github.com/stacker-go/stacker/internal/blueprinttest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -31,25 +32,11 @@ var amiMap = map[string]map[string]map[string]any{
 }
 
 var cases = []renderCase{
-	{"Dummy", "stacker.tests.fixtures.mock_blueprints.Dummy", nil, nil, true},
-	{"Dummy2", "blueprints.Dummy2", nil, nil, true},
-	{"LongRunningDummy", "blueprints.LongRunningDummy", nil, nil, false},
-	{"LongRunningDummy-3-unbroken", "blueprints.LongRunningDummy", map[string]any{"Count": 3, "BreakLast": false, "OutputValue": "x"}, nil, true},
-	{"Broken", "blueprints.Broken", nil, nil, false},
-	{"DiffTester", "blueprints.DiffTester", map[string]any{"WaitConditionCount": 2}, nil, true},
-	{"Bastion", "blueprints.Bastion", map[string]any{
-		"VpcId": "vpc-1", "DefaultSG": "sg-1", "PublicSubnets": []any{"subnet-1", "subnet-2"},
-		"PrivateSubnets": "subnet-3,subnet-4", "AvailabilityZones": []any{"us-east-1a", "us-east-1b"},
-		"SshKeyName": "key", "OfficeNetwork": "203.0.113.0/24",
-	}, nil, false}, // no resources, as stacker's mock
-	{"MockVPC", "stacker.tests.fixtures.mock_blueprints.VPC", map[string]any{
-		"PublicSubnets": "10.128.0.0/24,10.128.1.0/24", "PrivateSubnets": []any{"10.128.8.0/22", "10.128.12.0/22"},
-	}, nil, true},
 	{"VPC", "stacker_blueprints.vpc.VPC", map[string]any{
 		"PublicSubnets":  []any{"10.128.0.0/24", "10.128.1.0/24"},
 		"PrivateSubnets": []any{"10.128.8.0/22", "10.128.12.0/22"},
 	}, nil, true},
-	{"VPC-nat-instances", "blueprints.VPC", map[string]any{
+	{"VPC-nat-instances", "stacker_blueprints.vpc.VPC", map[string]any{
 		"AZCount":        3,
 		"PublicSubnets":  "10.0.0.0/24, 10.0.1.0/24, 10.0.2.0/24",
 		"PrivateSubnets": []any{"10.0.8.0/22", "10.0.12.0/22", "10.0.16.0/22"},
@@ -85,7 +72,7 @@ func TestRenderGolden(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.golden, func(t *testing.T) {
 			tpl := render(t, c)
-			got := summary(tpl)
+			got := blueprinttest.Summary(tpl)
 			path := filepath.Join("testdata", c.golden+".golden")
 			if *update {
 				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
@@ -101,33 +88,6 @@ func TestRenderGolden(t *testing.T) {
 				t.Errorf("rendered template differs from %s (run go test -update to accept):\n%s", path, got)
 			}
 		})
-	}
-}
-
-// summary is the body followed by what stacker extracts from it.
-func summary(t *blueprint.Template) string {
-	var b strings.Builder
-	b.Write(t.Body)
-	b.WriteString("\n--- format: " + t.Format + "\n--- parameters:\n")
-	for _, p := range t.Parameters {
-		b.WriteString("  " + p.Name + " (" + p.Type + ") = " + t.ParameterValues[p.Name] + "\n")
-	}
-	b.WriteString("--- outputs: " + strings.Join(t.Outputs, ", ") + "\n")
-	return b.String()
-}
-
-func TestShortAndStackerNames(t *testing.T) {
-	for _, n := range []string{"Dummy", "Dummy2", "LongRunningDummy", "Broken", "DiffTester", "Bastion"} {
-		for _, cp := range []string{"blueprints." + n, "stacker.tests.fixtures.mock_blueprints." + n} {
-			if _, err := blueprint.Lookup(cp); err != nil {
-				t.Errorf("Lookup(%q): %v", cp, err)
-			}
-		}
-	}
-	for _, cp := range []string{"stacker_blueprints.vpc.VPC", "blueprints.VPC", "stacker.tests.fixtures.mock_blueprints.VPC"} {
-		if _, err := blueprint.Lookup(cp); err != nil {
-			t.Errorf("Lookup(%q): %v", cp, err)
-		}
 	}
 }
 
@@ -169,27 +129,10 @@ func TestVPCVariableErrors(t *testing.T) {
 	}
 }
 
-// cfnLint finds cfn-lint: $STACKER_CFN_LINT, then PATH, then pyenv's shims.
-func cfnLint() string {
-	if p := os.Getenv("STACKER_CFN_LINT"); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("cfn-lint"); err == nil {
-		return p
-	}
-	home, _ := os.UserHomeDir()
-	for _, p := range []string{filepath.Join(home, ".pyenv/shims/cfn-lint"), "/root/.pyenv/shims/cfn-lint"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
 // TestCFNLint runs cfn-lint on every valid rendered template. Without
 // cfn-lint the test is skipped, unless STACKER_REQUIRE_CFN_LINT=1 (CI).
 func TestCFNLint(t *testing.T) {
-	lint := cfnLint()
+	lint := blueprinttest.CFNLint()
 	if lint == "" {
 		if os.Getenv("STACKER_REQUIRE_CFN_LINT") == "1" {
 			t.Fatal("cfn-lint not found and STACKER_REQUIRE_CFN_LINT=1")
@@ -209,9 +152,7 @@ func TestCFNLint(t *testing.T) {
 		files = append(files, p)
 	}
 	cmd := exec.Command(lint, append([]string{
-		// The mocks declare parameters they do not use, as stacker's do; the
-		// real VPC blueprint has no parameters, so nothing it needs is ignored.
-		"--ignore-checks", "W2001", "--"}, files...)...)
+		"--"}, files...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("cfn-lint failed: %v\n%s", err, out)

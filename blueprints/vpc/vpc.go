@@ -3,7 +3,7 @@
 // an internet gateway, a public and a private subnet per availability zone,
 // NAT gateways (or NAT instances) for the private subnets, DHCP options and
 // an optional internal Route53 zone. It is registered as
-// "stacker_blueprints.vpc.VPC" and "blueprints.VPC".
+// "stacker_blueprints.vpc.VPC".
 package vpc
 
 import (
@@ -25,7 +25,6 @@ const ClassPath = "stacker_blueprints.vpc.VPC"
 
 func init() {
 	blueprint.Register(ClassPath, New)
-	blueprint.Register("blueprints.VPC", New)
 }
 
 // Logical ids, as in the Python blueprint (outputs of other stacks and

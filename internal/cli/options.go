@@ -207,7 +207,13 @@ func checkClassPaths(cfg *config.Config) error {
 			continue
 		}
 		if _, err := blueprint.Lookup(st.ClassPath); err != nil {
-			errs = append(errs, &config.Error{Pos: st.Pos, Msg: fmt.Sprintf("stack %q: %v", st.Name, err)})
+			msg := fmt.Sprintf("stack %q: %v", st.Name, err)
+			if cfg.SysPath != "" {
+				// The user's own Python module is probably meant: say it
+				// was not run, rather than let a built-in answer for it.
+				msg += fmt.Sprintf("; sys_path is set (%s) but this binary cannot import Python classes from it: rewrite %s as a Go blueprint (docs/blueprints.md) or use template_path", cfg.SysPath, st.ClassPath)
+			}
+			errs = append(errs, &config.Error{Pos: st.Pos, Msg: msg})
 		}
 	}
 	if len(errs) == 0 {

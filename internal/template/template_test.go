@@ -14,6 +14,7 @@ import (
 
 	"github.com/stacker-go/stacker/blueprint"
 	_ "github.com/stacker-go/stacker/blueprints/all"
+	_ "github.com/stacker-go/stacker/internal/testblueprints"
 	"github.com/stacker-go/stacker/internal/config"
 )
 
@@ -213,7 +214,7 @@ func TestRenderErrors(t *testing.T) {
 	}{
 		{"unknown class path", stack("s", "", "blueprints.Dumy"), nil, `unknown blueprint class_path "blueprints.Dumy"; did you mean "blueprints.Dummy"`},
 		{"suggestions across names", stack("s", "", "stacker_blueprints.vpc.VPc"), nil,
-			`did you mean "stacker_blueprints.vpc.VPC", "blueprints.VPC", "stacker.tests.fixtures.mock_blueprints.VPC"?`},
+			`did you mean "stacker_blueprints.vpc.VPC", "stacker.tests.fixtures.mock_blueprints.VPC"?`},
 		{"blueprint variable error", stack("s", "", "blueprints.DiffTester"), nil, `Variable "WaitConditionCount" in blueprint "s" is missing`},
 		{"neither path", stack("s", "", ""), nil, "has neither class_path nor template_path"},
 		{"YAML error", stack("s", bad("bad.yaml", "a: [b\n"), ""), nil, "parsing YAML"},
@@ -329,7 +330,7 @@ func TestRenderConcurrently(t *testing.T) {
 	stacks := []*config.Stack{
 		stack("j2", "templates/handles.yaml.j2", ""),
 		stack("yaml", "templates/short_tags.yaml", ""),
-		stack("vpc", "", "blueprints.VPC"),
+		stack("vpc", "", "stacker_blueprints.vpc.VPC"),
 	}
 	vars := map[string]any{"Count": 2, "PublicSubnets": "10.128.0.0/24,10.128.1.0/24", "PrivateSubnets": "10.128.8.0/22,10.128.12.0/22"}
 	errs := make(chan error, 30)

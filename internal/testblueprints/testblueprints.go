@@ -1,10 +1,13 @@
-// Package mock holds Go versions of stacker's functional-test blueprints
-// (stacker/tests/fixtures/mock_blueprints.py): tiny templates of
+// Package testblueprints holds Go versions of stacker's functional-test
+// blueprints (stacker/tests/fixtures/mock_blueprints.py): tiny templates of
 // WaitConditionHandles that cost nothing to create. Each is registered as
 // "blueprints.<Name>" and under stacker's class path
-// "stacker.tests.fixtures.mock_blueprints.<Name>", so stacker configs that
-// use them work unchanged.
-package mock
+// "stacker.tests.fixtures.mock_blueprints.<Name>".
+//
+// Only tests import this package. The shipped binary must not: a user's own
+// module (sys_path: ./ with class_path: blueprints.Dummy) would silently get
+// a mock instead of their code. internal/cli's tests check that.
+package testblueprints
 
 import (
 	"context"
