@@ -159,217 +159,277 @@ func (s *Server) AddThrottleRule(t ThrottleRule) ThrottleRule { return s.faults.
 // RequestLog returns entries with Seq > since.
 func (s *Server) RequestLog(since uint64) []LogEntry { return s.reqLog.since(since) }
 
+// adminReq is one admin API request.
+type adminReq struct {
+	s  *Server
+	w  http.ResponseWriter
+	r  *http.Request
+	id string // the path element after the collection (failures/ID)
+}
+
+func (a *adminReq) reply(status int, v any) {
+	a.w.Header().Set("Content-Type", "application/json")
+	a.w.WriteHeader(status)
+	enc := json.NewEncoder(a.w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func (a *adminReq) ok() { a.reply(200, map[string]any{"ok": true}) }
+
+func (a *adminReq) fail(status int, format string, args ...any) {
+	a.reply(status, map[string]string{"error": fmt.Sprintf(format, args...)})
+}
+
+// decode reads the JSON body into v, answering 400 when it cannot.
+func (a *adminReq) decode(v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(a.w, a.r.Body, 8<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		a.fail(400, "bad request body: %v", err)
+		return false
+	}
+	return true
+}
+
+// adminRoutes is the admin API's table: "METHOD path" to handler. A path
+// ending in "/*" also serves "path/ID" (the ID in adminReq.id).
+var adminRoutes map[string]func(a *adminReq)
+
+func init() {
+	adminRoutes = map[string]func(a *adminReq){
+		"GET health":         func(a *adminReq) { a.reply(200, map[string]any{"ok": true, "url": a.s.URL()}) },
+		"POST reset":         adminReset,
+		"GET accounts":       func(a *adminReq) { a.reply(200, a.s.Accounts()) },
+		"POST accounts":      adminAddAccount,
+		"POST users":         adminAddUser,
+		"POST roles":         adminAddRole,
+		"GET clock":          adminClock,
+		"POST clock/advance": adminAdvanceClock,
+		"GET failures":       func(a *adminReq) { a.reply(200, a.s.faults.Failures()) },
+		"POST failures":      adminAddFailure,
+		"DELETE failures/*":  adminClearFailures,
+		"GET throttles":      func(a *adminReq) { a.reply(200, a.s.faults.Throttles()) },
+		"POST throttles":     adminAddThrottle,
+		"DELETE throttles/*": adminClearThrottles,
+		"PUT faults":         adminSetFaults,
+		"PUT latency":        adminSetLatency,
+		"GET log":            adminLog,
+		"DELETE log":         func(a *adminReq) { a.s.reqLog.clear(); a.ok() },
+		"POST tamper":        adminTamper,
+		"POST snapshot":      adminSnapshot,
+	}
+}
+
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	route := strings.Trim(strings.TrimPrefix(r.URL.Path, "/_sandbox"), "/")
-	reply := func(status int, v any) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(v)
-	}
-	fail := func(status int, format string, args ...any) {
-		reply(status, map[string]string{"error": fmt.Sprintf(format, args...)})
-	}
-	decode := func(v any) bool {
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 8<<20))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(v); err != nil {
-			fail(400, "bad request body: %v", err)
-			return false
-		}
-		return true
+	a := &adminReq{s: s, w: w, r: r}
+	if h := adminRoutes[r.Method+" "+route]; h != nil {
+		h(a)
+		return
 	}
 	head, id, _ := strings.Cut(route, "/")
-	switch {
-	case route == "health" && r.Method == http.MethodGet:
-		reply(200, map[string]any{"ok": true, "url": s.URL()})
-	case route == "reset" && r.Method == http.MethodPost:
-		if err := s.Reset(); err != nil {
-			fail(500, "reset: %v", err)
-			return
-		}
-		reply(200, map[string]any{"ok": true})
-	case route == "accounts" && r.Method == http.MethodGet:
-		reply(200, s.Accounts())
-	case route == "accounts" && r.Method == http.MethodPost:
-		var as AccountSpec
-		if !decode(&as) {
-			return
-		}
-		ai, err := s.AddAccount(as)
-		if err != nil {
-			fail(400, "%v", err)
-			return
-		}
-		reply(201, ai)
-	case route == "users" && r.Method == http.MethodPost:
-		var req struct {
-			Account string `json:"account"`
-			UserSpec
-		}
-		if !decode(&req) {
-			return
-		}
-		ui, err := s.AddUser(req.Account, req.UserSpec)
-		if err != nil {
-			fail(400, "%v", err)
-			return
-		}
-		reply(201, ui)
-	case route == "roles" && r.Method == http.MethodPost:
-		var req struct {
-			Account            string                     `json:"account"`
-			Name               string                     `json:"name"`
-			Path               string                     `json:"path"`
-			TrustPolicy        json.RawMessage            `json:"trust_policy"`
-			Policies           map[string]json.RawMessage `json:"policies"`
-			ManagedPolicies    []string                   `json:"managed_policies"`
-			MaxSessionDuration int                        `json:"max_session_duration"`
-		}
-		if !decode(&req) {
-			return
-		}
-		rs := RoleSpec{Name: req.Name, Path: req.Path, TrustPolicy: rawPolicy(req.TrustPolicy), ManagedPolicies: req.ManagedPolicies, MaxSessionDuration: req.MaxSessionDuration, Policies: map[string]PolicyDoc{}}
-		for k, v := range req.Policies {
-			rs.Policies[k] = rawPolicy(v)
-		}
-		arn, err := s.AddRole(req.Account, rs)
-		if err != nil {
-			fail(400, "%v", err)
-			return
-		}
-		reply(201, map[string]string{"arn": arn})
-	case route == "clock" && r.Method == http.MethodGet:
-		reply(200, map[string]any{"now": s.clock.Now().Format(time.RFC3339Nano), "offset_seconds": s.clock.Offset().Seconds()})
-	case route == "clock/advance" && r.Method == http.MethodPost:
-		var req struct {
-			Seconds  float64 `json:"seconds"`
-			Duration string  `json:"duration"`
-		}
-		if !decode(&req) {
-			return
-		}
-		d := time.Duration(req.Seconds * float64(time.Second))
-		if req.Duration != "" {
-			pd, err := time.ParseDuration(req.Duration)
-			if err != nil {
-				fail(400, "duration: %v", err)
-				return
-			}
-			d += pd
-		}
-		if d < 0 {
-			fail(400, "the clock only moves forward")
-			return
-		}
-		now := s.clock.Advance(d)
-		reply(200, map[string]any{"now": now.Format(time.RFC3339Nano), "offset_seconds": s.clock.Offset().Seconds()})
-	case head == "failures":
-		switch r.Method {
-		case http.MethodGet:
-			reply(200, s.faults.Failures())
-		case http.MethodPost:
-			var fr platform.FailureRule
-			if !decode(&fr) {
-				return
-			}
-			reply(201, s.AddFailureRule(fr))
-		case http.MethodDelete:
-			if !s.ClearFailureRules(id) {
-				fail(404, "no failure rule %q", id)
-				return
-			}
-			reply(200, map[string]any{"ok": true})
-		default:
-			fail(405, "method %s not allowed on %s", r.Method, r.URL.Path)
-		}
-	case head == "throttles":
-		switch r.Method {
-		case http.MethodGet:
-			reply(200, s.faults.Throttles())
-		case http.MethodPost:
-			var t ThrottleRule
-			if !decode(&t) {
-				return
-			}
-			reply(201, s.AddThrottleRule(t))
-		case http.MethodDelete:
-			if !s.faults.ClearThrottles(id) {
-				fail(404, "no throttle rule %q", id)
-				return
-			}
-			reply(200, map[string]any{"ok": true})
-		default:
-			fail(405, "method %s not allowed on %s", r.Method, r.URL.Path)
-		}
-	case route == "faults" && r.Method == http.MethodPut:
-		var fs FaultSpec
-		if !decode(&fs) {
-			return
-		}
-		s.faults.SetFaults(fs)
-		reply(200, fs)
-	case route == "latency" && r.Method == http.MethodPut:
-		var m platform.LatencyModel
-		if !decode(&m) {
-			return
-		}
-		s.faults.SetLatency(m)
-		reply(200, m)
-	case route == "log" && r.Method == http.MethodGet:
-		since, _ := strconv.ParseUint(r.URL.Query().Get("since"), 10, 64)
-		reply(200, s.RequestLog(since))
-	case route == "log" && r.Method == http.MethodDelete:
-		s.reqLog.clear()
-		reply(200, map[string]any{"ok": true})
-	case route == "tamper" && r.Method == http.MethodPost:
-		var req struct {
-			Account   string `json:"account"`
-			Region    string `json:"region"`
-			Stack     string `json:"stack"`
-			LogicalID string `json:"logical_id"`
-			Property  string `json:"property"`
-			Value     any    `json:"value"`
-		}
-		if !decode(&req) {
-			return
-		}
-		d, ok := s.cfn.(platform.Drifter)
-		if !ok {
-			fail(501, "the CloudFormation service does not support tampering")
-			return
-		}
-		if req.Region == "" {
-			req.Region = "us-east-1"
-		}
-		if err := d.Tamper(req.Account, req.Region, req.Stack, req.LogicalID, req.Property, req.Value); err != nil {
-			fail(400, "tamper: %v", err)
-			return
-		}
-		reply(200, map[string]any{"ok": true})
-	case route == "snapshot" && r.Method == http.MethodPost:
-		var req struct {
-			Dir string `json:"dir"`
-		}
-		if !decode(&req) {
-			return
-		}
-		if req.Dir == "" {
-			req.Dir = s.stateDir
-		}
-		if req.Dir == "" {
-			fail(400, "no dir given and no --state-dir")
-			return
-		}
-		if err := s.save(req.Dir); err != nil {
-			fail(500, "%v", err)
-			return
-		}
-		reply(200, map[string]any{"ok": true, "file": filepath.Join(req.Dir, snapshotFile)})
-	default:
-		fail(404, "no admin endpoint %s %s", r.Method, r.URL.Path)
+	if h := adminRoutes[r.Method+" "+head+"/*"]; h != nil {
+		a.id = id
+		h(a)
+		return
 	}
+	for k := range adminRoutes {
+		if _, p, _ := strings.Cut(k, " "); p == route || p == head+"/*" {
+			a.fail(405, "method %s not allowed on %s", r.Method, r.URL.Path)
+			return
+		}
+	}
+	a.fail(404, "no admin endpoint %s %s", r.Method, r.URL.Path)
+}
+
+func adminReset(a *adminReq) {
+	if err := a.s.Reset(); err != nil {
+		a.fail(500, "reset: %v", err)
+		return
+	}
+	a.ok()
+}
+
+func adminAddAccount(a *adminReq) {
+	var as AccountSpec
+	if !a.decode(&as) {
+		return
+	}
+	ai, err := a.s.AddAccount(as)
+	if err != nil {
+		a.fail(400, "%v", err)
+		return
+	}
+	a.reply(201, ai)
+}
+
+func adminAddUser(a *adminReq) {
+	var req struct {
+		Account string `json:"account"`
+		UserSpec
+	}
+	if !a.decode(&req) {
+		return
+	}
+	ui, err := a.s.AddUser(req.Account, req.UserSpec)
+	if err != nil {
+		a.fail(400, "%v", err)
+		return
+	}
+	a.reply(201, ui)
+}
+
+func adminAddRole(a *adminReq) {
+	var req struct {
+		Account            string                     `json:"account"`
+		Name               string                     `json:"name"`
+		Path               string                     `json:"path"`
+		TrustPolicy        json.RawMessage            `json:"trust_policy"`
+		Policies           map[string]json.RawMessage `json:"policies"`
+		ManagedPolicies    []string                   `json:"managed_policies"`
+		MaxSessionDuration int                        `json:"max_session_duration"`
+	}
+	if !a.decode(&req) {
+		return
+	}
+	rs := RoleSpec{Name: req.Name, Path: req.Path, TrustPolicy: rawPolicy(req.TrustPolicy), ManagedPolicies: req.ManagedPolicies, MaxSessionDuration: req.MaxSessionDuration, Policies: map[string]PolicyDoc{}}
+	for k, v := range req.Policies {
+		rs.Policies[k] = rawPolicy(v)
+	}
+	arn, err := a.s.AddRole(req.Account, rs)
+	if err != nil {
+		a.fail(400, "%v", err)
+		return
+	}
+	a.reply(201, map[string]string{"arn": arn})
+}
+
+func adminClock(a *adminReq) {
+	a.reply(200, map[string]any{"now": a.s.clock.Now().Format(time.RFC3339Nano), "offset_seconds": a.s.clock.Offset().Seconds()})
+}
+
+func adminAdvanceClock(a *adminReq) {
+	var req struct {
+		Seconds  float64 `json:"seconds"`
+		Duration string  `json:"duration"`
+	}
+	if !a.decode(&req) {
+		return
+	}
+	d := time.Duration(req.Seconds * float64(time.Second))
+	if req.Duration != "" {
+		pd, err := time.ParseDuration(req.Duration)
+		if err != nil {
+			a.fail(400, "duration: %v", err)
+			return
+		}
+		d += pd
+	}
+	if d < 0 {
+		a.fail(400, "the clock only moves forward")
+		return
+	}
+	now := a.s.clock.Advance(d)
+	a.reply(200, map[string]any{"now": now.Format(time.RFC3339Nano), "offset_seconds": a.s.clock.Offset().Seconds()})
+}
+
+func adminAddFailure(a *adminReq) {
+	var fr platform.FailureRule
+	if !a.decode(&fr) {
+		return
+	}
+	a.reply(201, a.s.AddFailureRule(fr))
+}
+
+func adminClearFailures(a *adminReq) {
+	if !a.s.ClearFailureRules(a.id) {
+		a.fail(404, "no failure rule %q", a.id)
+		return
+	}
+	a.ok()
+}
+
+func adminAddThrottle(a *adminReq) {
+	var t ThrottleRule
+	if !a.decode(&t) {
+		return
+	}
+	a.reply(201, a.s.AddThrottleRule(t))
+}
+
+func adminClearThrottles(a *adminReq) {
+	if !a.s.faults.ClearThrottles(a.id) {
+		a.fail(404, "no throttle rule %q", a.id)
+		return
+	}
+	a.ok()
+}
+
+func adminSetFaults(a *adminReq) {
+	var fs FaultSpec
+	if !a.decode(&fs) {
+		return
+	}
+	a.s.faults.SetFaults(fs)
+	a.reply(200, fs)
+}
+
+func adminSetLatency(a *adminReq) {
+	var m platform.LatencyModel
+	if !a.decode(&m) {
+		return
+	}
+	a.s.faults.SetLatency(m)
+	a.reply(200, m)
+}
+
+func adminLog(a *adminReq) {
+	since, _ := strconv.ParseUint(a.r.URL.Query().Get("since"), 10, 64)
+	a.reply(200, a.s.RequestLog(since))
+}
+
+func adminTamper(a *adminReq) {
+	var req struct {
+		Account   string `json:"account"`
+		Region    string `json:"region"`
+		Stack     string `json:"stack"`
+		LogicalID string `json:"logical_id"`
+		Property  string `json:"property"`
+		Value     any    `json:"value"`
+	}
+	if !a.decode(&req) {
+		return
+	}
+	if req.Region == "" {
+		req.Region = "us-east-1"
+	}
+	if err := a.s.cfn.Tamper(req.Account, req.Region, req.Stack, req.LogicalID, req.Property, req.Value); err != nil {
+		a.fail(400, "tamper: %v", err)
+		return
+	}
+	a.ok()
+}
+
+func adminSnapshot(a *adminReq) {
+	var req struct {
+		Dir string `json:"dir"`
+	}
+	if !a.decode(&req) {
+		return
+	}
+	if req.Dir == "" {
+		req.Dir = a.s.stateDir
+	}
+	if req.Dir == "" {
+		a.fail(400, "no dir given and no --state-dir")
+		return
+	}
+	if err := a.s.save(req.Dir); err != nil {
+		a.fail(500, "%v", err)
+		return
+	}
+	a.reply(200, map[string]any{"ok": true, "file": filepath.Join(req.Dir, snapshotFile)})
 }
 
 // rawPolicy accepts a JSON object or a JSON string holding a document.

@@ -124,10 +124,14 @@ func (st *state) addRole(a *acctState, rs RoleSpec, now time.Time) error {
 
 // snapshot is the on-disk form of --state-dir.
 type snapshot struct {
-	Version     int             `json:"version"`
-	ClockOffset time.Duration   `json:"clock_offset"`
-	State       *state          `json:"state"`
-	CFN         json.RawMessage `json:"cloudformation,omitempty"`
+	Version     int           `json:"version"`
+	ClockOffset time.Duration `json:"clock_offset"`
+	State       *state        `json:"state"`
+	// Services holds each platform.Stateful service's snapshot by name
+	// (JSON, or a JSON string of base64 for non-JSON snapshots).
+	Services map[string]json.RawMessage `json:"services,omitempty"`
+	// CFN is where version 1 files kept CloudFormation's snapshot; read only.
+	CFN json.RawMessage `json:"cloudformation,omitempty"`
 }
 
 const snapshotFile = "sandbox-state.json"
@@ -136,18 +140,19 @@ func (s *Server) save(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("sandbox: save state: %w", err)
 	}
-	cfn, err := s.cfn.Snapshot()
-	if err != nil {
-		return fmt.Errorf("sandbox: snapshot cloudformation: %w", err)
+	snap := snapshot{Version: 2, ClockOffset: s.clock.Offset(), Services: map[string]json.RawMessage{}}
+	for name, svc := range s.stateful() {
+		data, err := svc.Snapshot()
+		if err != nil {
+			return fmt.Errorf("sandbox: snapshot %s: %w", name, err)
+		}
+		if !json.Valid(data) {
+			data, _ = json.Marshal(data) // base64 string
+		}
+		snap.Services[name] = data
 	}
 	s.mu.RLock()
-	snap := snapshot{Version: 1, ClockOffset: s.clock.Offset(), State: s.st}
-	if json.Valid(cfn) {
-		snap.CFN = cfn
-	} else {
-		b, _ := json.Marshal(cfn) // base64 string
-		snap.CFN = b
-	}
+	snap.State = s.st
 	b, err := json.Marshal(snap)
 	s.mu.RUnlock()
 	if err != nil {
@@ -183,14 +188,24 @@ func (s *Server) load(dir string) error {
 	s.st = snap.State
 	s.mu.Unlock()
 	s.clock.setOffset(snap.ClockOffset)
-	if len(snap.CFN) > 0 {
-		data := []byte(snap.CFN)
+	if len(snap.CFN) > 0 && snap.Services["cloudformation"] == nil {
+		if snap.Services == nil {
+			snap.Services = map[string]json.RawMessage{}
+		}
+		snap.Services["cloudformation"] = snap.CFN
+	}
+	for name, svc := range s.stateful() {
+		raw := snap.Services[name]
+		if len(raw) == 0 {
+			continue
+		}
+		data := []byte(raw)
 		var str []byte
-		if json.Unmarshal(snap.CFN, &str) == nil && len(snap.CFN) > 0 && snap.CFN[0] == '"' {
+		if raw[0] == '"' && json.Unmarshal(raw, &str) == nil {
 			data = str
 		}
-		if err := s.cfn.Restore(data); err != nil {
-			return fmt.Errorf("sandbox: restore cloudformation: %w", err)
+		if err := svc.Restore(data); err != nil {
+			return fmt.Errorf("sandbox: restore %s: %w", name, err)
 		}
 	}
 	return nil

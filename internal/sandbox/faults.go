@@ -250,14 +250,14 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	}
 	switch s.faults.decide(acct, rc.region, rc.service, rc.action) {
 	case "throttle":
-		if rc.proto == protoS3 {
+		if rc.proto == platform.ProtocolS3 {
 			s.writeError(w, r, rc, apiErr(503, "SlowDown", "Please reduce your request rate."))
 		} else {
 			s.writeError(w, r, rc, apiErr(400, "Throttling", "Rate exceeded"))
 		}
 		return true
 	case "error":
-		if rc.proto == protoS3 {
+		if rc.proto == platform.ProtocolS3 {
 			s.writeError(w, r, rc, apiErr(500, "InternalError", "We encountered an internal error. Please try again."))
 		} else {
 			s.writeError(w, r, rc, apiErr(500, "InternalFailure", "We encountered an internal error. Please try again."))

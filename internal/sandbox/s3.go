@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"crypto/md5"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/xml"
-	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -168,59 +166,6 @@ func (s *Server) authorizeS3Locked(p *platform.Principal, action, resource strin
 	return s.evaluateLocked(*p, action, resource, nil, policyDoc, owner).allowed
 }
 
-func (s *Server) serveS3(w http.ResponseWriter, r *http.Request, rc *reqCtx, body []byte, p *platform.Principal) {
-	bucketName, key := bucketAndKey(r)
-	op, action := s3Action(r, bucketName, key)
-	rc.action = op
-	if rc.service == "" {
-		rc.service = "s3"
-	}
-	if s.injectFault(w, r, rc) {
-		return
-	}
-	resource := "*"
-	if bucketName != "" {
-		resource = "arn:aws:s3:::" + bucketName
-		if key != "" {
-			resource += "/" + key
-		}
-	}
-	if op == "CreateBucket" {
-		s.s3Write(w, r, rc, s.s3CreateBucket(r, rc, p, bucketName, body))
-		return
-	}
-	if op == "ListBuckets" {
-		s.s3Write(w, r, rc, s.s3ListBuckets(w, p, action))
-		return
-	}
-	s.mu.Lock()
-	b := s.st.Buckets[bucketName]
-	if b == nil {
-		s.mu.Unlock()
-		s.s3Write(w, r, rc, noSuchBucket(bucketName))
-		return
-	}
-	if op == "DeleteObjects" {
-		s.mu.Unlock()
-		s.s3Write(w, r, rc, s.s3DeleteObjects(w, p, b, body))
-		return
-	}
-	if !s.authorizeS3Locked(p, action, resource, b) {
-		s.mu.Unlock()
-		s.s3Write(w, r, rc, s3Err(403, "AccessDenied", msgAccessDenied))
-		return
-	}
-	err := s.s3Op(w, r, op, b, key, body)
-	s.mu.Unlock()
-	s.s3Write(w, r, rc, err)
-}
-
-func (s *Server) s3Write(w http.ResponseWriter, r *http.Request, rc *reqCtx, err *platform.APIError) {
-	if err != nil {
-		s.writeError(w, r, rc, err)
-	}
-}
-
 func writeXML(w http.ResponseWriter, status int, v any) {
 	var b bytes.Buffer
 	b.WriteString(xml.Header)
@@ -235,7 +180,7 @@ type createBucketConfig struct {
 	LocationConstraint string `xml:"LocationConstraint"`
 }
 
-func (s *Server) s3CreateBucket(r *http.Request, rc *reqCtx, p *platform.Principal, name string, body []byte) *platform.APIError {
+func (s *Server) s3CreateBucket(p *platform.Principal, name string, body []byte) *platform.APIError {
 	if p == nil {
 		return s3Err(403, "AccessDenied", msgAccessDenied)
 	}
@@ -266,7 +211,6 @@ func (s *Server) s3CreateBucket(r *http.Request, rc *reqCtx, p *platform.Princip
 		}
 		return aerr
 	}
-	rc.code = ""
 	return nil
 }
 
@@ -333,205 +277,6 @@ func (s *Server) s3ListBuckets(w http.ResponseWriter, p *platform.Principal, act
 func canonicalID(acct string) string {
 	sum := md5.Sum([]byte("sandbox-owner-" + acct))
 	return hex.EncodeToString(sum[:]) + hex.EncodeToString(sum[:])
-}
-
-// s3Op runs a bucket or object operation. Caller holds s.mu (write).
-func (s *Server) s3Op(w http.ResponseWriter, r *http.Request, op string, b *bucket, key string, body []byte) *platform.APIError {
-	q := r.URL.Query()
-	switch op {
-	case "HeadBucket":
-		w.Header().Set("X-Amz-Bucket-Region", b.Region)
-		w.WriteHeader(200)
-	case "DeleteBucket":
-		if len(b.Objects) > 0 {
-			return s3Err(409, "BucketNotEmpty", msgBucketNotEmpty, "BucketName="+b.Name)
-		}
-		delete(s.st.Buckets, b.Name)
-		w.WriteHeader(204)
-	case "GetBucketLocation":
-		loc := b.Region
-		if loc == "us-east-1" {
-			loc = ""
-		}
-		writeXML(w, 200, struct {
-			XMLName xml.Name `xml:"LocationConstraint"`
-			Xmlns   string   `xml:"xmlns,attr"`
-			Value   string   `xml:",chardata"`
-		}{Xmlns: s3NS, Value: loc})
-	case "GetBucketPolicy":
-		return writeStored(w, b, b.Policy, "application/json", "NoSuchBucketPolicy", msgNoBucketPolicy)
-	case "PutBucketPolicy":
-		doc := strings.TrimSpace(string(body))
-		if !strings.HasPrefix(doc, "{") || !json.Valid([]byte(doc)) {
-			return s3Err(400, "MalformedPolicy", msgMalformedPolicy)
-		}
-		if err := checkPolicy(doc); err != nil {
-			return s3Err(400, "MalformedPolicy", "Invalid policy: "+err.Error())
-		}
-		b.Policy = doc
-		w.WriteHeader(204)
-	case "DeleteBucketPolicy":
-		b.Policy = ""
-		w.WriteHeader(204)
-	case "GetBucketEncryption":
-		return writeStored(w, b, b.SSE, "application/xml", "ServerSideEncryptionConfigurationNotFoundError", msgNoSSE)
-	case "PutBucketEncryption":
-		var cfg struct {
-			Rules []struct {
-				Default struct {
-					SSEAlgorithm   string `xml:"SSEAlgorithm"`
-					KMSMasterKeyID string `xml:"KMSMasterKeyID"`
-				} `xml:"ApplyServerSideEncryptionByDefault"`
-			} `xml:"Rule"`
-		}
-		if err := xml.Unmarshal(body, &cfg); err != nil || len(cfg.Rules) == 0 {
-			return s3Err(400, "MalformedXML", msgMalformedXML)
-		}
-		alg := cfg.Rules[0].Default.SSEAlgorithm
-		if alg != "AES256" && alg != "aws:kms" && alg != "aws:kms:dsse" {
-			return s3Err(400, "MalformedXML", msgMalformedXML)
-		}
-		b.SSE = sseXML(alg)
-		w.WriteHeader(200)
-	case "DeleteBucketEncryption":
-		b.SSE = ""
-		w.WriteHeader(204)
-	case "GetPublicAccessBlock":
-		return writeStored(w, b, b.PAB, "application/xml", "NoSuchPublicAccessBlockConfiguration", msgNoPAB)
-	case "PutPublicAccessBlock":
-		var cfg struct {
-			BlockPublicAcls       bool `xml:"BlockPublicAcls"`
-			IgnorePublicAcls      bool `xml:"IgnorePublicAcls"`
-			BlockPublicPolicy     bool `xml:"BlockPublicPolicy"`
-			RestrictPublicBuckets bool `xml:"RestrictPublicBuckets"`
-		}
-		if err := xml.Unmarshal(body, &cfg); err != nil {
-			return s3Err(400, "MalformedXML", msgMalformedXML)
-		}
-		b.PAB = fmt.Sprintf(`<PublicAccessBlockConfiguration xmlns="%s"><BlockPublicAcls>%t</BlockPublicAcls><IgnorePublicAcls>%t</IgnorePublicAcls><BlockPublicPolicy>%t</BlockPublicPolicy><RestrictPublicBuckets>%t</RestrictPublicBuckets></PublicAccessBlockConfiguration>`,
-			s3NS, cfg.BlockPublicAcls, cfg.IgnorePublicAcls, cfg.BlockPublicPolicy, cfg.RestrictPublicBuckets)
-		w.WriteHeader(200)
-	case "DeletePublicAccessBlock":
-		b.PAB = ""
-		w.WriteHeader(204)
-	case "GetBucketTagging":
-		if len(b.Tags) == 0 {
-			return s3Err(404, "NoSuchTagSet", "The TagSet does not exist", "BucketName="+b.Name)
-		}
-		type tag struct {
-			Key   string `xml:"Key"`
-			Value string `xml:"Value"`
-		}
-		res := struct {
-			XMLName xml.Name `xml:"Tagging"`
-			Xmlns   string   `xml:"xmlns,attr"`
-			Tags    []tag    `xml:"TagSet>Tag"`
-		}{Xmlns: s3NS}
-		for _, k := range sortedKeys(b.Tags) {
-			res.Tags = append(res.Tags, tag{k, b.Tags[k]})
-		}
-		writeXML(w, 200, res)
-	case "PutBucketTagging":
-		var cfg struct {
-			Tags []struct {
-				Key   string `xml:"Key"`
-				Value string `xml:"Value"`
-			} `xml:"TagSet>Tag"`
-		}
-		if err := xml.Unmarshal(body, &cfg); err != nil {
-			return s3Err(400, "MalformedXML", msgMalformedXML)
-		}
-		b.Tags = map[string]string{}
-		for _, t := range cfg.Tags {
-			b.Tags[t.Key] = t.Value
-		}
-		w.WriteHeader(204)
-	case "DeleteBucketTagging":
-		b.Tags = nil
-		w.WriteHeader(204)
-	case "GetBucketVersioning":
-		writeXML(w, 200, struct {
-			XMLName xml.Name `xml:"VersioningConfiguration"`
-			Xmlns   string   `xml:"xmlns,attr"`
-		}{Xmlns: s3NS})
-	case "ListObjectsV2", "ListObjects":
-		s.s3List(w, q, b, op == "ListObjectsV2")
-	case "PutObject", "CopyObject":
-		data := body
-		if op == "CopyObject" {
-			src, _ := url.PathUnescape(strings.TrimPrefix(r.Header.Get("X-Amz-Copy-Source"), "/"))
-			sb, sk, _ := strings.Cut(src, "/")
-			sk, _, _ = strings.Cut(sk, "?")
-			srcB := s.st.Buckets[sb]
-			if srcB == nil {
-				return noSuchBucket(sb)
-			}
-			o := srcB.Objects[sk]
-			if o == nil {
-				return s3Err(404, "NoSuchKey", msgNoSuchKey, "Key="+sk)
-			}
-			data = append([]byte{}, o.Data...)
-		}
-		sum := md5.Sum(data)
-		o := &object{Key: key, Data: append([]byte{}, data...), ETag: `"` + hex.EncodeToString(sum[:]) + `"`,
-			VersionID: randomID("", 32), ContentType: r.Header.Get("Content-Type"), LastModified: s.clock.Now(), Meta: map[string]string{}}
-		for k, v := range r.Header {
-			if lk := strings.ToLower(k); strings.HasPrefix(lk, "x-amz-meta-") {
-				o.Meta[lk] = strings.Join(v, ",")
-			}
-		}
-		b.Objects[key] = o
-		w.Header().Set("ETag", o.ETag)
-		if b.SSE != "" {
-			w.Header().Set("X-Amz-Server-Side-Encryption", sseAlgOf(b.SSE))
-		}
-		if op == "CopyObject" {
-			writeXML(w, 200, struct {
-				XMLName      xml.Name `xml:"CopyObjectResult"`
-				ETag         string   `xml:"ETag"`
-				LastModified string   `xml:"LastModified"`
-			}{ETag: o.ETag, LastModified: o.LastModified.Format("2006-01-02T15:04:05.000Z")})
-			return nil
-		}
-		w.WriteHeader(200)
-	case "GetObject", "HeadObject":
-		o := b.Objects[key]
-		if o == nil {
-			if op == "HeadObject" {
-				return s3Err(404, "NotFound", "Not Found")
-			}
-			return s3Err(404, "NoSuchKey", msgNoSuchKey, "Key="+key)
-		}
-		if v := q.Get("versionId"); v != "" && v != o.VersionID && v != "null" {
-			return s3Err(404, "NoSuchVersion", "The specified version does not exist.", "Key="+key, "VersionId="+v)
-		}
-		h := w.Header()
-		h.Set("ETag", o.ETag)
-		h.Set("Last-Modified", o.LastModified.UTC().Format(http.TimeFormat))
-		h.Set("Content-Length", strconv.Itoa(len(o.Data)))
-		ct := o.ContentType
-		if ct == "" {
-			ct = "binary/octet-stream"
-		}
-		h.Set("Content-Type", ct)
-		h.Set("Accept-Ranges", "bytes")
-		for k, v := range o.Meta {
-			h.Set(k, v)
-		}
-		if b.SSE != "" {
-			h.Set("X-Amz-Server-Side-Encryption", sseAlgOf(b.SSE))
-		}
-		w.WriteHeader(200)
-		if op == "GetObject" {
-			_, _ = w.Write(o.Data)
-		}
-	case "DeleteObject":
-		delete(b.Objects, key)
-		w.WriteHeader(204)
-	default:
-		return s3Err(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
-	}
-	return nil
 }
 
 func sseAlgOf(sse string) string {

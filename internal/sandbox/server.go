@@ -10,6 +10,7 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -37,8 +38,11 @@ type Server struct {
 	mu sync.RWMutex // guards st
 	st *state
 
-	cfn  platform.Service
-	plat *platform.Platform
+	// services by SigV4 service name, in registration order.
+	services map[string]platform.Service
+	svcOrder []string
+	cfn      *cloudformation.Service
+	plat     *platform.Platform
 
 	faults *faultState
 	reqLog *requestLog
@@ -89,6 +93,7 @@ func New(spec *Spec, opts ...Option) (*Server, error) {
 		Endpoint: s.URL,
 	}
 	s.cfn = cloudformation.New(s.plat)
+	s.register(stsService{s}, iamService{s}, s3Service{s}, s.cfn)
 	st, err := buildState(spec, s.clock.Now())
 	if err != nil {
 		return nil, err
@@ -100,6 +105,30 @@ func New(spec *Spec, opts ...Option) (*Server, error) {
 		}
 	}
 	return s, nil
+}
+
+// register adds services to the router, keyed by their SigV4 service
+// name. A service is its package (or, for those on the shared account
+// state, a file set here) with an action table; see platform.Service.
+func (s *Server) register(svcs ...platform.Service) {
+	if s.services == nil {
+		s.services = map[string]platform.Service{}
+	}
+	for _, svc := range svcs {
+		s.services[svc.Name()] = svc
+		s.svcOrder = append(s.svcOrder, svc.Name())
+	}
+}
+
+// stateful lists the services holding their own state, in registration order.
+func (s *Server) stateful() map[string]platform.Stateful {
+	out := map[string]platform.Stateful{}
+	for _, n := range s.svcOrder {
+		if st, ok := s.services[n].(platform.Stateful); ok {
+			out[n] = st
+		}
+	}
+	return out
 }
 
 // Platform returns the platform given to services (for tests).
@@ -179,17 +208,11 @@ func (s *Server) Reset() error {
 	s.clock.setOffset(0)
 	s.faults.reset(s.spec)
 	s.reqLog.clear()
-	s.cfn.Reset()
+	for _, st := range s.stateful() {
+		st.Reset()
+	}
 	return nil
 }
-
-// protocol is how a service writes errors.
-type protocol int
-
-const (
-	protoQuery protocol = iota
-	protoS3
-)
 
 // reqCtx is one request in flight.
 type reqCtx struct {
@@ -198,7 +221,7 @@ type reqCtx struct {
 	action    string
 	region    string
 	principal *platform.Principal
-	proto     protocol
+	proto     platform.Protocol
 	status    int
 	code      string
 }
@@ -220,13 +243,16 @@ const (
 )
 
 // ServeHTTP routes: /_sandbox/ to the admin API, everything else by the
-// SigV4 credential scope's service.
+// SigV4 credential scope's service to its registered platform.Service.
+// The server authenticates, names the action by the service's protocol,
+// applies faults and throttling, and writes returned errors in the
+// service's protocol.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/_sandbox/") || r.URL.Path == "/_sandbox" {
 		s.serveAdmin(w, r)
 		return
 	}
-	rc := &reqCtx{id: s.newRequestID(), proto: protoS3}
+	rc := &reqCtx{id: s.newRequestID(), proto: platform.ProtocolS3}
 	start := s.clock.Now()
 	rw := &statusWriter{ResponseWriter: w, status: 200}
 	defer func() {
@@ -245,78 +271,94 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if perr == nil {
 		rc.service, rc.region = sig.Service, sig.Region
 	}
-	switch rc.service {
-	case "sts", "iam", "cloudformation":
-		rc.proto = protoQuery
-	case "s3":
-	default:
-		if perr == nil || isQueryForm(r, body) {
-			rc.proto = protoQuery
-		}
+	svc := s.services[rc.service]
+	switch {
+	case svc != nil:
+		rc.proto = svc.Protocol()
+	case r.Header.Get("X-Amz-Target") != "":
+		rc.proto = platform.ProtocolJSON
+	case perr == nil || isQueryForm(r, body):
+		rc.proto = platform.ProtocolQuery
 	}
 	if perr != nil && !errors.Is(perr, sigv4.ErrMissing) {
-		if rc.proto == protoS3 {
+		if rc.proto == platform.ProtocolS3 {
 			s.writeError(rw, r, rc, apiErr(400, "AuthorizationHeaderMalformed", perr.Error()))
 		} else {
 			s.writeError(rw, r, rc, apiErr(400, "IncompleteSignature", perr.Error()))
 		}
 		return
 	}
-	if perr != nil { // unsigned
-		if rc.proto == protoQuery {
-			form, _ := url.ParseQuery(string(body))
-			rc.action = form.Get("Action")
+	call := &platform.Call{Region: rc.region, Service: rc.service, RequestID: rc.id, HTTP: r}
+	if perr != nil { // unsigned: only S3 serves anonymous requests
+		if rc.proto != platform.ProtocolS3 {
+			rc.action = actionOf(r, body)
 			s.writeError(rw, r, rc, apiErr(403, "MissingAuthenticationToken", msgMissingAuth))
 			return
 		}
-		rc.service = "s3"
-		s.serveS3(rw, r, rc, body, nil)
+		rc.service, call.Service = "s3", "s3"
+		svc = s.services["s3"]
+		call.Anonymous, call.Body = true, body
+	} else {
+		p, payload, aerr := s.authenticate(r, sig, body, rc)
+		if aerr != nil {
+			s.writeError(rw, r, rc, aerr)
+			return
+		}
+		rc.principal = &p
+		call.Principal, call.Body = p, payload
+	}
+	if svc == nil {
+		s.writeError(rw, r, rc, apiErr(400, "UnrecognizedClientException", "The sandbox does not emulate service "+rc.service+"."))
 		return
 	}
-	p, payload, aerr := s.authenticate(r, sig, body, rc)
-	if aerr != nil {
-		s.writeError(rw, r, rc, aerr)
-		return
-	}
-	rc.principal = &p
-	switch rc.service {
-	case "s3":
-		s.serveS3(rw, r, rc, payload, &p)
-	case "sts", "iam", "cloudformation":
-		form, err := queryForm(r, payload)
+	switch rc.proto {
+	case platform.ProtocolQuery, platform.ProtocolEC2:
+		form, err := queryForm(r, call.Body)
 		if err != nil {
 			s.writeError(rw, r, rc, apiErr(400, "MalformedQueryString", err.Error()))
 			return
 		}
+		call.Form = form
 		rc.action = form.Get("Action")
 		if rc.action == "" {
 			s.writeError(rw, r, rc, apiErr(400, "MissingAction", "Missing Action"))
 			return
 		}
-		if s.injectFault(rw, r, rc) {
+	case platform.ProtocolJSON:
+		_, rc.action, _ = strings.Cut(r.Header.Get("X-Amz-Target"), ".")
+		if rc.action == "" {
+			s.writeError(rw, r, rc, apiErr(400, "UnknownOperationException", ""))
 			return
 		}
-		call := &platform.Call{Principal: p, Region: rc.region, Service: rc.service, Action: rc.action, Form: form, RequestID: rc.id, HTTP: r}
-		var serr error
-		switch rc.service {
-		case "sts":
-			serr = s.serveSTS(rw, call)
-		case "iam":
-			serr = s.serveIAM(rw, call)
-		default:
-			serr = s.cfn.Serve(rw, call)
-		}
-		if serr != nil {
-			var ae *platform.APIError
-			if !errors.As(serr, &ae) {
-				s.log.Error("sandbox: service error", "service", rc.service, "action", rc.action, "err", serr)
-				ae = apiErr(500, "InternalFailure", "We encountered an internal error. Please try again.")
-			}
-			s.writeError(rw, r, rc, ae)
-		}
 	default:
-		s.writeError(rw, r, rc, apiErr(400, "UnrecognizedClientException", "The sandbox does not emulate service "+rc.service+"."))
+		if op, ok := svc.(platform.Operator); ok {
+			rc.action = op.Operation(r)
+		}
 	}
+	call.Action = rc.action
+	if s.injectFault(rw, r, rc) {
+		return
+	}
+	if serr := svc.Serve(rw, call); serr != nil {
+		var ae *platform.APIError
+		if !errors.As(serr, &ae) {
+			s.log.Error("sandbox: service error", "service", rc.service, "action", rc.action, "err", serr)
+			ae = apiErr(500, "InternalFailure", "We encountered an internal error. Please try again.")
+		}
+		s.writeError(rw, r, rc, ae)
+	}
+}
+
+// actionOf is the action a request names, for logging unsigned requests.
+func actionOf(r *http.Request, body []byte) string {
+	if _, a, ok := strings.Cut(r.Header.Get("X-Amz-Target"), "."); ok {
+		return a
+	}
+	form, _ := url.ParseQuery(string(body))
+	if a := form.Get("Action"); a != "" {
+		return a
+	}
+	return r.URL.Query().Get("Action")
 }
 
 func isQueryForm(r *http.Request, body []byte) bool {
@@ -456,6 +498,8 @@ var namespaces = map[string]string{
 	"sts":            "https://sts.amazonaws.com/doc/2011-06-15/",
 	"iam":            "https://iam.amazonaws.com/doc/2010-05-08/",
 	"cloudformation": "http://cloudformation.amazonaws.com/doc/2010-05-15/",
+	"ec2":            "http://ec2.amazonaws.com/doc/2016-11-15/",
+	"route53":        "https://route53.amazonaws.com/doc/2013-04-01/",
 }
 
 // writeError writes e in the protocol of the request's service.
@@ -469,47 +513,60 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, rc *reqCtx, 
 		status = 400
 	}
 	w.Header().Set("X-Amzn-RequestId", rc.id)
-	if rc.proto == protoS3 {
+	extras := s3ErrorExtras(e)
+	var b bytes.Buffer
+	text := func(s string) { xml.EscapeText(&b, []byte(s)) }
+	switch rc.proto {
+	case platform.ProtocolS3:
 		w.Header().Set("X-Amz-Request-Id", rc.id)
 		w.Header().Set("Content-Type", "application/xml")
 		w.WriteHeader(status)
 		if r.Method == http.MethodHead {
 			return
 		}
-		extras := s3ErrorExtras(e)
-		var b bytes.Buffer
 		b.WriteString(xml.Header)
 		b.WriteString("<Error><Code>")
-		xml.EscapeText(&b, []byte(e.Code))
+		text(e.Code)
 		b.WriteString("</Code><Message>")
-		xml.EscapeText(&b, []byte(e.Message))
+		text(e.Message)
 		b.WriteString("</Message>")
 		for _, kv := range extras {
 			b.WriteString("<" + kv[0] + ">")
-			xml.EscapeText(&b, []byte(kv[1]))
+			text(kv[1])
 			b.WriteString("</" + kv[0] + ">")
 		}
 		b.WriteString("<RequestId>" + rc.id + "</RequestId><HostId>sandbox</HostId></Error>")
-		_, _ = w.Write(b.Bytes())
-		return
+	case platform.ProtocolJSON:
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		w.Header().Set("X-Amzn-ErrorType", e.Code)
+		w.WriteHeader(status)
+		out, _ := json.Marshal(map[string]string{"__type": e.Code, "message": e.Message})
+		b.Write(out)
+	case platform.ProtocolEC2:
+		w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
+		w.WriteHeader(status)
+		b.WriteString(xml.Header + "<Response><Errors><Error><Code>")
+		text(e.Code)
+		b.WriteString("</Code><Message>")
+		text(e.Message)
+		b.WriteString("</Message></Error></Errors><RequestID>" + rc.id + "</RequestID></Response>")
+	default: // query and REST XML share <ErrorResponse>
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(status)
+		ns := namespaces[rc.service]
+		if ns == "" {
+			ns = namespaces["sts"]
+		}
+		typ := "Sender"
+		if !e.Sender {
+			typ = "Receiver"
+		}
+		b.WriteString(`<ErrorResponse xmlns="` + ns + `"><Error><Type>` + typ + `</Type><Code>`)
+		text(e.Code)
+		b.WriteString("</Code><Message>")
+		text(e.Message)
+		b.WriteString("</Message></Error><RequestId>" + rc.id + "</RequestId></ErrorResponse>\n")
 	}
-	s3ErrorExtras(e)
-	w.Header().Set("Content-Type", "text/xml")
-	w.WriteHeader(status)
-	var b bytes.Buffer
-	ns := namespaces[rc.service]
-	if ns == "" {
-		ns = namespaces["sts"]
-	}
-	typ := "Sender"
-	if !e.Sender {
-		typ = "Receiver"
-	}
-	b.WriteString(`<ErrorResponse xmlns="` + ns + `"><Error><Type>` + typ + `</Type><Code>`)
-	xml.EscapeText(&b, []byte(e.Code))
-	b.WriteString("</Code><Message>")
-	xml.EscapeText(&b, []byte(e.Message))
-	b.WriteString("</Message></Error><RequestId>" + rc.id + "</RequestId></ErrorResponse>\n")
 	_, _ = w.Write(b.Bytes())
 }
 

@@ -41,38 +41,61 @@ type stsCredentials struct {
 	Expiration      string `xml:"Expiration"`
 }
 
-func (s *Server) serveSTS(w http.ResponseWriter, c *platform.Call) error {
-	switch c.Action {
-	case "GetCallerIdentity":
-		type result struct {
-			Arn     string `xml:"Arn"`
-			UserID  string `xml:"UserId"`
-			Account string `xml:"Account"`
-		}
-		return writeQuery(w, "sts", c.Action, c.RequestID, result{Arn: c.Principal.ARN, UserID: c.Principal.UserID, Account: c.Principal.Account})
-	case "GetSessionToken":
-		return s.getSessionToken(w, c)
-	case "AssumeRole":
-		return s.assumeRole(w, c)
-	case "GetAccessKeyInfo":
-		key := c.Form.Get("AccessKeyId")
-		s.mu.RLock()
-		acct := ""
-		if k := s.st.Keys[key]; k != nil {
-			acct = k.Account
-		} else if ses := s.st.Sessions[key]; ses != nil {
-			acct = ses.Principal.Account
-		}
-		s.mu.RUnlock()
-		if acct == "" {
-			return apiErr(400, "InvalidParameterValue", "The access key ID is not valid")
-		}
-		type result struct {
-			Account string `xml:"Account"`
-		}
-		return writeQuery(w, "sts", c.Action, c.RequestID, result{acct})
+// stsService is STS's query API; sessions live in the server's state.
+type stsService struct{ s *Server }
+
+func (stsService) Name() string                { return "sts" }
+func (stsService) Protocol() platform.Protocol { return platform.ProtocolQuery }
+
+// stsReq is one STS call.
+type stsReq struct {
+	s *Server
+	c *platform.Call
+}
+
+// stsActions is STS's action table.
+var stsActions = platform.Actions[*stsReq]{
+	"GetCallerIdentity": (*stsReq).getCallerIdentity,
+	"GetSessionToken":   func(r *stsReq, w http.ResponseWriter) error { return r.s.getSessionToken(w, r.c) },
+	"AssumeRole":        func(r *stsReq, w http.ResponseWriter) error { return r.s.assumeRole(w, r.c) },
+	"GetAccessKeyInfo":  (*stsReq).getAccessKeyInfo,
+}
+
+// Serve dispatches through stsActions.
+func (svc stsService) Serve(w http.ResponseWriter, c *platform.Call) error {
+	return stsActions.Serve(&stsReq{s: svc.s, c: c}, c.Action, w, func(action string) error {
+		return apiErr(400, "InvalidAction", "Could not find operation "+action+" for version 2011-06-15")
+	})
+}
+
+func (r *stsReq) getCallerIdentity(w http.ResponseWriter) error {
+	c := r.c
+	type result struct {
+		Arn     string `xml:"Arn"`
+		UserID  string `xml:"UserId"`
+		Account string `xml:"Account"`
 	}
-	return apiErr(400, "InvalidAction", "Could not find operation "+c.Action+" for version 2011-06-15")
+	return writeQuery(w, "sts", c.Action, c.RequestID, result{Arn: c.Principal.ARN, UserID: c.Principal.UserID, Account: c.Principal.Account})
+}
+
+func (r *stsReq) getAccessKeyInfo(w http.ResponseWriter) error {
+	s, c := r.s, r.c
+	key := c.Form.Get("AccessKeyId")
+	s.mu.RLock()
+	acct := ""
+	if k := s.st.Keys[key]; k != nil {
+		acct = k.Account
+	} else if ses := s.st.Sessions[key]; ses != nil {
+		acct = ses.Principal.Account
+	}
+	s.mu.RUnlock()
+	if acct == "" {
+		return apiErr(400, "InvalidParameterValue", "The access key ID is not valid")
+	}
+	type result struct {
+		Account string `xml:"Account"`
+	}
+	return writeQuery(w, "sts", c.Action, c.RequestID, result{acct})
 }
 
 // durationParam parses DurationSeconds with AWS's constraint messages.

@@ -38,8 +38,9 @@ type Service struct {
 }
 
 var (
-	_ platform.Service = (*Service)(nil)
-	_ platform.Drifter = (*Service)(nil)
+	_ platform.Service  = (*Service)(nil)
+	_ platform.Stateful = (*Service)(nil)
+	_ platform.Drifter  = (*Service)(nil)
 )
 
 var knownTypes = func() map[string]bool {
@@ -57,6 +58,9 @@ func New(p *platform.Platform) *Service {
 
 // Name is "cloudformation".
 func (s *Service) Name() string { return "cloudformation" }
+
+// Protocol is the query protocol.
+func (s *Service) Protocol() platform.Protocol { return platform.ProtocolQuery }
 
 func (s *Service) region(account, name string) *region {
 	key := account + "/" + name
@@ -336,19 +340,16 @@ func (s *Service) Serve(w http.ResponseWriter, c *platform.Call) error {
 	}
 	acct := c.Principal.Account
 	r := &req{s: s, c: c, f: c.Form, acct: acct, rg: s.region(acct, c.Region)}
-	h, ok := handlers[c.Action]
-	if !ok {
-		return apiErr(400, "InvalidAction", "The action %s is not valid for this web service.", c.Action)
-	}
-	return h(r, w)
+	return handlers.Serve(r, c.Action, w, func(action string) error {
+		return apiErr(400, "InvalidAction", "The action %s is not valid for this web service.", action)
+	})
 }
 
-type handlerFunc func(r *req, w http.ResponseWriter) error
-
-var handlers map[string]handlerFunc
+// handlers is the action table.
+var handlers platform.Actions[*req]
 
 func init() {
-	handlers = map[string]handlerFunc{
+	handlers = platform.Actions[*req]{
 		"CreateStack":                       (*req).createStack,
 		"UpdateStack":                       (*req).updateStack,
 		"DeleteStack":                       (*req).deleteStack,

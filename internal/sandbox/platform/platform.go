@@ -39,6 +39,11 @@ type Call struct {
 	Form      url.Values
 	RequestID string
 	HTTP      *http.Request
+	// Body is the decoded request payload (aws-chunked bodies unwrapped);
+	// Form holds it parsed for the query protocols.
+	Body []byte
+	// Anonymous is true for an unsigned request (S3 only; Principal is then zero).
+	Anonymous bool
 }
 
 // Decision is the result of a policy evaluation.
@@ -190,17 +195,72 @@ type Platform struct {
 	Endpoint func() string
 }
 
-// Service is implemented by a service (CloudFormation) that the server
-// routes calls to. Serve writes the response (XML for the query protocol);
-// it may return an *APIError instead, which the server writes.
+// Protocol is the wire protocol a service speaks. The server reads the
+// action of a request by it and writes a service's errors in it.
+type Protocol int
+
+const (
+	// ProtocolQuery is AWS's query protocol (STS, IAM, CloudFormation):
+	// form-encoded Action=..., XML <ActionResponse> or <ErrorResponse>.
+	ProtocolQuery Protocol = iota
+	// ProtocolEC2 is EC2's query dialect: errors are
+	// <Response><Errors><Error>... with the request id in <RequestID>.
+	ProtocolEC2
+	// ProtocolJSON is awsJson1.1 (SSM, ECS): the action is named by the
+	// X-Amz-Target header "Prefix.Action"; errors are {"__type","message"}.
+	ProtocolJSON
+	// ProtocolRESTXML is REST with XML bodies (Route53): the service names
+	// the action from method and path (Operation); errors are
+	// <ErrorResponse><Error><Type><Code><Message>.
+	ProtocolRESTXML
+	// ProtocolS3 is S3's REST XML: errors are <Error><Code><Message>.
+	ProtocolS3
+)
+
+// Service is what the server routes calls to, one per SigV4 service name
+// (the credential scope's service). Every service has the same shape: an
+// action table (see Actions) behind Serve, which writes the response or
+// returns an *APIError that the server writes in the service's protocol.
+// Adding a service is: a package (or, for services that share the
+// account state of IAM, a file set in package sandbox) with a Service
+// implementation and its Actions table, registered in sandbox.New.
 type Service interface {
 	Name() string
+	Protocol() Protocol
 	Serve(w http.ResponseWriter, c *Call) error
-	// Snapshot and Restore persist the service's state (--state-dir).
+}
+
+// Operator is implemented by REST services (Protocol RESTXML and S3),
+// whose action is not in the request's form or headers: it names the
+// operation of a request (for the request log, throttling and faults), or
+// "" when the request matches none.
+type Operator interface {
+	Operation(r *http.Request) string
+}
+
+// Stateful is implemented by services that hold their own state (not the
+// server's shared account, IAM and S3 state): the server snapshots it for
+// --state-dir and clears it on Reset.
+type Stateful interface {
 	Snapshot() ([]byte, error)
 	Restore(data []byte) error
 	// Reset clears all state.
 	Reset()
+}
+
+// Actions is a service's action table: action name to handler. R is the
+// service's per-request type (the call with the service and whatever the
+// handlers share, e.g. the caller's account and region).
+type Actions[R any] map[string]func(r R, w http.ResponseWriter) error
+
+// Serve dispatches to the handler of action, or returns unknown(action)
+// (the service's own "no such action" error) when the table has none.
+func (a Actions[R]) Serve(r R, action string, w http.ResponseWriter, unknown func(action string) error) error {
+	h, ok := a[action]
+	if !ok {
+		return unknown(action)
+	}
+	return h(r, w)
 }
 
 // Drifter is implemented by the CloudFormation service so the admin API can
