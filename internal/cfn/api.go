@@ -79,12 +79,17 @@ func (noQuota) GetToken(context.Context, uint) (func() error, error) {
 }
 func (noQuota) AddTokens(uint) error { return nil }
 
+// isNotExist and isNoUpdates read the service's answer (a ValidationError
+// whose message CloudFormation gives no code of its own for), never the
+// SDK's text around it.
 func isNotExist(err error) bool {
-	return err != nil && strings.Contains(err.Error(), textDoesNotExist)
+	var ae smithy.APIError
+	return errors.As(err, &ae) && strings.Contains(ae.ErrorMessage(), textDoesNotExist)
 }
 
 func isNoUpdates(err error) bool {
-	return err != nil && strings.Contains(err.Error(), textNoUpdates)
+	var ae smithy.APIError
+	return errors.As(err, &ae) && strings.Contains(ae.ErrorMessage(), textNoUpdates)
 }
 
 // IsThrottle reports whether err is a throttling error (the SDK's list of

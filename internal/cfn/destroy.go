@@ -8,15 +8,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/stacker-go/stacker/internal/engine"
+	"github.com/stacker-go/stacker/internal/event"
 )
 
 // DestroySpec describes one stack to delete.
 type DestroySpec struct {
 	Name, FQN string
 	RoleARN   string
-	Guard     func(ctx context.Context) error
-	OnEvent   func(Event)
-	Log       func(format string, args ...any)
+	// Deps is what the delete needs from the run (Prepare is not used).
+	Deps StackDeps
 }
 
 // Destroy deletes one stack and waits for it to go (stacker §5.16). A stack
@@ -25,7 +25,7 @@ type DestroySpec struct {
 func (p *Provider) Destroy(ctx context.Context, s *DestroySpec, report func(engine.Status)) Outcome {
 	o := p.destroy(ctx, s, report)
 	if ctx.Err() != nil && o.Status.State != engine.Complete && o.Status.State != engine.Skipped {
-		o.Status = engine.Status{State: engine.Failed, Reason: engine.ReasonInterrupted}
+		o.Status = engine.Status{State: engine.Failed, Reason: engine.ReasonInterrupted, Err: ctx.Err()}
 	}
 	return o
 }
@@ -33,7 +33,7 @@ func (p *Provider) Destroy(ctx context.Context, s *DestroySpec, report func(engi
 func (p *Provider) destroy(ctx context.Context, s *DestroySpec, report func(engine.Status)) Outcome {
 	st, err := p.Describe(ctx, s.FQN)
 	if err != nil {
-		return failed(err.Error())
+		return failedErr(err)
 	}
 	if st == nil || st.Status == "DELETE_COMPLETE" {
 		return Outcome{Status: engine.Status{State: engine.Skipped, Reason: ReasonDoesNotExist}}
@@ -41,12 +41,9 @@ func (p *Provider) destroy(ctx context.Context, s *DestroySpec, report func(engi
 	if st.TerminationProtection {
 		return failed(fmt.Sprintf("termination protection is enabled on %s: set termination_protection: false and build, or run aws cloudformation update-termination-protection --no-enable-termination-protection --stack-name %s", s.FQN, s.FQN))
 	}
-	var tail *tailer
-	if s.OnEvent != nil {
-		tail = &tailer{seen: map[string]bool{}, since: p.now().Add(-time.Second), emit: s.OnEvent}
-	}
+	tail := s.Deps.tailer(p, s.Name, s.FQN)
 	interrupted := func(err error, last string) Outcome {
-		o := failed(err.Error())
+		o := failedErr(err)
 		if ctx.Err() != nil {
 			o.Changing, o.LastStatus = true, last
 		}
@@ -63,15 +60,15 @@ func (p *Provider) destroy(ctx context.Context, s *DestroySpec, report func(engi
 			return Outcome{Status: engine.Status{State: engine.Complete, Reason: ReasonDestroyed}}
 		}
 	}
-	if s.Guard != nil {
-		if err := s.Guard(ctx); err != nil {
-			return failed(err.Error())
+	if s.Deps.CheckAccount != nil {
+		if err := s.Deps.CheckAccount(ctx); err != nil {
+			return failedErr(err)
 		}
 	}
 	submitted := p.now().Add(-time.Second)
 	if st.Status != "DELETE_IN_PROGRESS" {
 		if _, err := p.write.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String(st.ID), RoleARN: optional(s.RoleARN)}); err != nil {
-			return failed("delete stack: " + apiMessage(err))
+			return failedErr(&CallError{Op: "delete stack", Err: err})
 		}
 	}
 	report(engine.Status{State: engine.Submitted, Reason: ReasonDestroying})
@@ -82,9 +79,7 @@ func (p *Provider) destroy(ctx context.Context, s *DestroySpec, report func(engi
 	}
 	if left != nil {
 		reason := p.RollbackReason(ctx, left, submitted)
-		if s.Log != nil {
-			s.Log("%s delete failed: %s", s.FQN, reason)
-		}
+		s.Deps.failure(p, s.Name, s.FQN, event.DeleteFailed, reason)
 		return failed(fmt.Sprintf("%s: %s", left.Status, reason))
 	}
 	return Outcome{Status: engine.Status{State: engine.Complete, Reason: ReasonDestroyed}}

@@ -31,19 +31,19 @@ type DiffSpec struct {
 	Tags             map[string]string
 	RoleARN          string
 	NotificationARNs []string
-	Prepare          func(ctx context.Context) (*Request, error)
-	// Print receives the diff text of a stack (one block).
-	Print func(text string)
+	// Deps is what the diff needs from the run (Prepare; no account guard,
+	// since diff changes nothing that stays).
+	Deps StackDeps
 }
 
 // Diff shows what a build would change in one stack, through a change set
 // that is deleted afterwards (with the temporary REVIEW_IN_PROGRESS stack
 // of a new stack). Parameters are built as build builds them
 // (UsePreviousValue included) and NoEcho values are never printed.
-func (p *Provider) Diff(ctx context.Context, s *DiffSpec) Outcome {
+func (p *Provider) Diff(ctx context.Context, s *DiffSpec) (o Outcome) {
 	st, err := p.Describe(ctx, s.FQN)
 	if err != nil {
-		return failed(err.Error())
+		return failedErr(err)
 	}
 	if st != nil && st.Status == "DELETE_COMPLETE" {
 		st = nil
@@ -51,9 +51,9 @@ func (p *Provider) Diff(ctx context.Context, s *DiffSpec) Outcome {
 	if st != nil && s.Locked && !s.Forced {
 		return Outcome{Status: engine.Status{State: engine.Skipped, Reason: ReasonLocked}, Outputs: st.Outputs}
 	}
-	req, err := s.Prepare(ctx)
+	req, err := s.Deps.Prepare(ctx)
 	if err != nil {
-		return failed(err.Error())
+		return failedErr(err)
 	}
 	existing := st
 	csType := types.ChangeSetTypeUpdate
@@ -62,7 +62,7 @@ func (p *Provider) Diff(ctx context.Context, s *DiffSpec) Outcome {
 	}
 	params, err := BuildParameters(req.Declared, req.Values, existing)
 	if err != nil {
-		return failed(err.Error())
+		return failedErr(err)
 	}
 	name := fmt.Sprintf("stacker-diff-%d", p.now().UnixNano())
 	in := &cloudformation.CreateChangeSetInput{
@@ -74,11 +74,10 @@ func (p *Provider) Diff(ctx context.Context, s *DiffSpec) Outcome {
 	outputs := inferOutputs(s.FQN, existing, req.Outputs)
 	out, err := p.write.CreateChangeSet(ctx, in)
 	if err != nil {
-		if strings.Contains(err.Error(), textNoChanges2) || strings.Contains(err.Error(), textNoChanges1) {
-			s.Print(fmt.Sprintf("No changes: %s\n", s.FQN))
-			return Outcome{Status: engine.Status{State: engine.Complete}, Outputs: outputs}
+		if msg := apiMessage(err); strings.Contains(msg, textNoChanges2) || strings.Contains(msg, textNoChanges1) {
+			return Outcome{Status: engine.Status{State: engine.Complete}, Outputs: outputs, Diff: fmt.Sprintf("No changes: %s\n", s.FQN)}
 		}
-		return failed("create change set: " + apiMessage(err))
+		return failedErr(&CallError{Op: "create change set", Err: err})
 	}
 	csID, stackID := aws.ToString(out.Id), aws.ToString(out.StackId)
 	defer func() {
@@ -86,7 +85,7 @@ func (p *Provider) Diff(ctx context.Context, s *DiffSpec) Outcome {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		if _, err := p.write.DeleteChangeSet(cctx, &cloudformation.DeleteChangeSetInput{ChangeSetName: aws.String(csID), StackName: aws.String(stackID)}); err != nil && csType == types.ChangeSetTypeUpdate {
-			s.Print(fmt.Sprintf("%s: could not delete change set %s: %s\n", s.FQN, name, apiMessage(err)))
+			o.Diff += fmt.Sprintf("%s: could not delete change set %s: %s\n", s.FQN, name, apiMessage(err))
 		}
 		if csType == types.ChangeSetTypeCreate && stackID != "" {
 			_, _ = p.write.DeleteStack(cctx, &cloudformation.DeleteStackInput{StackName: aws.String(stackID), RoleARN: optional(s.RoleARN)})
@@ -95,7 +94,7 @@ func (p *Provider) Diff(ctx context.Context, s *DiffSpec) Outcome {
 	var cs *cloudformation.DescribeChangeSetOutput
 	for i := 0; ; i++ {
 		if err := p.sleep(ctx, p.delay(i)); err != nil {
-			return failed(err.Error())
+			return failedErr(err)
 		}
 		err := p.doRead(ctx, func() error {
 			var err error
@@ -103,7 +102,7 @@ func (p *Provider) Diff(ctx context.Context, s *DiffSpec) Outcome {
 			return err
 		})
 		if err != nil {
-			return failed("describe change set: " + apiMessage(err))
+			return failedErr(&CallError{Op: "describe change set", Err: err})
 		}
 		if cs.Status == types.ChangeSetStatusCreateComplete || cs.Status == types.ChangeSetStatusFailed {
 			break
@@ -112,13 +111,11 @@ func (p *Provider) Diff(ctx context.Context, s *DiffSpec) Outcome {
 	if cs.Status == types.ChangeSetStatusFailed {
 		reason := aws.ToString(cs.StatusReason)
 		if strings.Contains(reason, textNoChanges1) || strings.Contains(reason, textNoChanges2) {
-			s.Print(fmt.Sprintf("No changes: %s\n", s.FQN))
-			return Outcome{Status: engine.Status{State: engine.Complete}, Outputs: outputs}
+			return Outcome{Status: engine.Status{State: engine.Complete}, Outputs: outputs, Diff: fmt.Sprintf("No changes: %s\n", s.FQN)}
 		}
 		return failed("change set failed: " + reason)
 	}
-	s.Print(FormatDiff(s.FQN, existing, req, cs.Changes))
-	return Outcome{Status: engine.Status{State: engine.Complete}, Outputs: outputs}
+	return Outcome{Status: engine.Status{State: engine.Complete}, Outputs: outputs, Diff: FormatDiff(s.FQN, existing, req, cs.Changes)}
 }
 
 // inferOutputs are the outputs dependants see during diff: the current

@@ -46,10 +46,10 @@ func TestDiffDeletesChangeSetAndTemporaryStack(t *testing.T) {
 	p := New(f, f, Options{Sleep: noSleep, Now: fixedNow})
 	var printed []string
 	o := p.Diff(context.Background(), &DiffSpec{Name: "vpc", FQN: "ns-vpc",
-		Prepare: func(ctx context.Context) (*Request, error) {
+		Deps: StackDeps{Prepare: func(ctx context.Context) (*Request, error) {
 			return &Request{TemplateBody: "{}", Outputs: []string{"VpcId"}}, nil
-		},
-		Print: func(s string) { printed = append(printed, s) }})
+		}}})
+	printed = append(printed, o.Diff)
 	if o.Status.State != engine.Complete || o.Outputs["VpcId"] != "<inferred-change: ns-vpc.VpcId>" {
 		t.Fatalf("outcome %+v", o)
 	}
@@ -68,8 +68,8 @@ func TestDiffNoChange(t *testing.T) {
 	p := New(f, f, Options{Sleep: noSleep, Now: fixedNow})
 	var printed []string
 	o := p.Diff(context.Background(), &DiffSpec{Name: "vpc", FQN: "ns-vpc",
-		Prepare: func(ctx context.Context) (*Request, error) { return &Request{TemplateBody: "{}"}, nil },
-		Print:   func(s string) { printed = append(printed, s) }})
+		Deps: StackDeps{Prepare: func(ctx context.Context) (*Request, error) { return &Request{TemplateBody: "{}"}, nil }}})
+	printed = append(printed, o.Diff)
 	if o.Status.State != engine.Complete || o.Outputs["VpcId"] != "vpc-1" || !slices.Equal(printed, []string{"No changes: ns-vpc\n"}) {
 		t.Errorf("outcome %+v printed %q", o, printed)
 	}

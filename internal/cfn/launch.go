@@ -2,7 +2,6 @@ package cfn
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/stacker-go/stacker/blueprint"
 	"github.com/stacker-go/stacker/internal/engine"
+	"github.com/stacker-go/stacker/internal/event"
 )
 
 // Capabilities sent on every create and update (fixed, as in stacker).
@@ -67,18 +67,29 @@ type LaunchSpec struct {
 	NotificationARNs      []string
 	RoleARN               string
 
-	// Prepare resolves lookups and renders the template. It runs while the
-	// stack is described; its result is used only when the stack is to be
-	// created or updated.
+	// Deps is what the launch needs from the run.
+	Deps StackDeps
+}
+
+// StackDeps is what a stack action needs from the run that drives it: one
+// value per stack, built by internal/deploy. It is the provider's only way
+// back into the run.
+type StackDeps struct {
+	// Target names where the stack lives, in the events the provider emits.
+	Target event.Target
+	// Prepare resolves the stack's lookups, renders its template and
+	// uploads it (build and diff). Launch runs it while the stack is
+	// described; its result is used only when the stack is to be created or
+	// updated.
 	Prepare func(ctx context.Context) (*Request, error)
-	// Guard runs before the first mutating call (the account guard).
-	Guard func(ctx context.Context) error
-	// WrapSubmitError may add context to a CreateStack/UpdateStack error.
-	WrapSubmitError func(ctx context.Context, err error) error
-	// OnEvent, if set, receives every new stack event (--tail).
-	OnEvent func(Event)
-	// Log prints an informational line (rollback reasons, warnings).
-	Log func(format string, args ...any)
+	// CheckAccount is the account guard, run before the first mutating
+	// call; nil checks nothing.
+	CheckAccount func(ctx context.Context) error
+	// Events receives the provider's FailureReason and Message events and,
+	// with Tail, a ResourceEvent for every new stack event. Nil drops them.
+	Events event.Sink
+	// Tail asks for resource events while the stack changes (--tail).
+	Tail bool
 }
 
 // Outcome of a stack action.
@@ -91,28 +102,99 @@ type Outcome struct {
 	// known CloudFormation status.
 	Changing   bool
 	LastStatus string
+	// Diff is the text diff shows for the stack (diff only).
+	Diff string
 }
 
+// failed is a failure that is not an error (a rollback, a refused state
+// transition told in stacker's words).
 func failed(reason string) Outcome {
 	return Outcome{Status: engine.Status{State: engine.Failed, Reason: reason}}
 }
 
-func (s *LaunchSpec) logf(format string, args ...any) {
-	if s.Log != nil {
-		s.Log(format, args...)
+// failedErr is a failure caused by err; the status reason is its text.
+func failedErr(err error) Outcome {
+	return Outcome{Status: engine.Status{State: engine.Failed, Reason: err.Error(), Err: err}}
+}
+
+// StateError refuses to act on a stack in the state CloudFormation reports.
+type StateError struct {
+	FQN, Status, Why string
+}
+
+func (e *StateError) Error() string {
+	return fmt.Sprintf("Stack: %q cannot be updated nor re-created from state %s: %s", e.FQN, e.Status, e.Why)
+}
+
+// CallError is a failed mutating call (create, update, delete ...): Op says
+// what was being done, Err is the SDK's error. Hint, when set by the
+// caller, explains the failure further (a bucket policy to add).
+type CallError struct {
+	Op   string
+	Err  error
+	Hint string
+}
+
+// Error keeps the status line short: the service's message, not the SDK's
+// "operation error CloudFormation: ..., https response error ..." chain;
+// with a Hint, the full error and the hint on the next lines.
+func (e *CallError) Error() string {
+	if e.Hint != "" {
+		return e.Op + ": " + e.Err.Error() + "\n" + e.Hint
+	}
+	return e.Op + ": " + apiMessage(e.Err)
+}
+
+func (e *CallError) Unwrap() error { return e.Err }
+
+// TemplateAccessDenied reports whether CloudFormation refused the call
+// because it cannot read the TemplateURL.
+func (e *CallError) TemplateAccessDenied() bool {
+	return strings.Contains(apiMessage(e.Err), TextTemplateURLAccess)
+}
+
+// stack names the spec's stack in events.
+func (d *StackDeps) stack(name, fqn string) event.Stack {
+	return event.Stack{Name: name, FQN: fqn, Target: d.Target}
+}
+
+func (d *StackDeps) emit(e event.Event) {
+	if d.Events != nil {
+		d.Events.Emit(e)
 	}
 }
 
-func stateError(fqn, status, why string) string {
-	return fmt.Sprintf("Stack: %q cannot be updated nor re-created from state %s: %s", fqn, status, why)
+// message emits an informational line about the stack.
+func (d *StackDeps) message(p *Provider, name, fqn, format string, args ...any) {
+	d.emit(event.Message{Time: p.now(), Stack: d.stack(name, fqn), Text: fmt.Sprintf(format, args...)})
 }
+
+// failure emits the root cause of a CloudFormation failure.
+func (d *StackDeps) failure(p *Provider, name, fqn string, kind event.FailureKind, reason string) {
+	d.emit(event.FailureReason{Time: p.now(), Stack: d.stack(name, fqn), Kind: kind, Reason: reason})
+}
+
+// tailer returns the resource-event tail of a stack, nil without Tail.
+func (d *StackDeps) tailer(p *Provider, name, fqn string) *tailer {
+	if !d.Tail || d.Events == nil {
+		return nil
+	}
+	ref := d.stack(name, fqn)
+	return &tailer{seen: map[string]bool{}, since: p.now().Add(-time.Second), emit: func(e Event) {
+		d.Events.Emit(event.ResourceEvent{
+			Time: p.now(), Stack: ref, EventTime: e.Time, EventID: e.ID, LogicalID: e.LogicalID,
+			PhysicalID: e.PhysicalID, ResourceType: e.ResourceType, Status: e.Status, Reason: e.Reason, StackLevel: e.StackLevel,
+		})
+	}}
+}
+
 
 // Launch runs the build state machine for one stack (stacker's
 // _launch_stack, §5.3): describe, decide, submit, wait.
 func (p *Provider) Launch(ctx context.Context, s *LaunchSpec, report func(engine.Status)) Outcome {
 	o := p.launch(ctx, s, report)
 	if ctx.Err() != nil && o.Status.State != engine.Complete && o.Status.State != engine.Skipped {
-		o.Status = engine.Status{State: engine.Failed, Reason: engine.ReasonInterrupted}
+		o.Status = engine.Status{State: engine.Failed, Reason: engine.ReasonInterrupted, Err: ctx.Err()}
 	}
 	return o
 }
@@ -131,7 +213,7 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 	// cancellation; an interrupt cancels ctx itself.)
 	prepCh := make(chan prepared, 1)
 	go func() {
-		req, err := s.Prepare(ctx)
+		req, err := s.Deps.Prepare(ctx)
 		prepCh <- prepared{req, err}
 	}()
 	var prep *prepared
@@ -146,7 +228,7 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 
 	st, err := p.Describe(ctx, s.FQN)
 	if err != nil {
-		return failed(err.Error())
+		return failedErr(err)
 	}
 	if st != nil && st.Status == "DELETE_COMPLETE" {
 		st = nil
@@ -154,21 +236,18 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 	if st != nil && s.Locked && !s.Forced {
 		return Outcome{Status: engine.Status{State: engine.Skipped, Reason: ReasonLocked}, Outputs: st.Outputs}
 	}
-	var tail *tailer
-	if s.OnEvent != nil {
-		tail = &tailer{seen: map[string]bool{}, since: p.now().Add(-time.Second), emit: s.OnEvent}
-	}
+	tail := s.Deps.tailer(p, s.Name, s.FQN)
 
 	// A stack CloudFormation is still changing: wait for it or refuse.
 	if st != nil && InProgress(st.Status) {
 		if !s.WaitInProgress {
-			return failed(stateError(s.FQN, st.Status, "Update already in-progress"))
+			return failedErr(&StateError{FQN: s.FQN, Status: st.Status, Why: "Update already in-progress"})
 		}
 		report(engine.Status{State: engine.Pending, Reason: ReasonWaiting})
 		last := st.Status
 		st, err = p.waitSettled(ctx, st.ID, tail, func(x *Stack) { last = x.Status })
 		if err != nil {
-			o := failed(err.Error())
+			o := failedErr(err)
 			if ctx.Err() != nil {
 				o.Changing, o.LastStatus = true, last
 			}
@@ -185,16 +264,16 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 			deleteFirst = true
 		case recreatable[st.Status]:
 			if !s.RecreateFailed {
-				return failed(stateError(s.FQN, st.Status, "Stack re-creation is disabled. Run stacker again with the --recreate-failed option to force it to be deleted and created from scratch."))
+				return failedErr(&StateError{FQN: s.FQN, Status: st.Status, Why: "Stack re-creation is disabled. Run stacker again with the --recreate-failed option to force it to be deleted and created from scratch."})
 			}
 			if !tagsMatch(st.Tags, s.Tags) {
-				return failed(stateError(s.FQN, st.Status, "Tags differ from current configuration, possibly not created with stacker"))
+				return failedErr(&StateError{FQN: s.FQN, Status: st.Status, Why: "Tags differ from current configuration, possibly not created with stacker"})
 			}
 			deleteFirst = true
 		case st.Status == "UPDATE_ROLLBACK_FAILED":
 			return failed(fmt.Sprintf("Stack: %q is in state UPDATE_ROLLBACK_FAILED: run ContinueUpdateRollback (aws cloudformation continue-update-rollback --stack-name %s) and build again", s.FQN, s.FQN))
 		case !updatable[st.Status]:
-			return failed(stateError(s.FQN, st.Status, "Unsupported state for re-creation"))
+			return failedErr(&StateError{FQN: s.FQN, Status: st.Status, Why: "Unsupported state for re-creation"})
 		case s.Protected:
 			return failed(ReasonNotYetProtected)
 		}
@@ -202,7 +281,7 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 
 	pr := wait()
 	if pr.err != nil {
-		return failed(pr.err.Error())
+		return failedErr(pr.err)
 	}
 	req := pr.req
 	existing := st
@@ -211,25 +290,25 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 	}
 	params, err := BuildParameters(req.Declared, req.Values, existing)
 	if err != nil {
-		return failed(err.Error())
+		return failedErr(err)
 	}
-	if s.Guard != nil {
-		if err := s.Guard(ctx); err != nil {
-			return failed(err.Error())
+	if s.Deps.CheckAccount != nil {
+		if err := s.Deps.CheckAccount(ctx); err != nil {
+			return failedErr(err)
 		}
 	}
 
 	recreate := false
 	if deleteFirst {
-		s.logf("Destroying stack %q for re-creation", s.FQN)
+		s.Deps.message(p, s.Name, s.FQN, "Destroying stack %q for re-creation", s.FQN)
 		if _, err := p.write.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String(st.ID), RoleARN: optional(s.RoleARN)}); err != nil {
-			return failed(fmt.Sprintf("delete stack %s for re-creation: %s", s.FQN, apiMessage(err)))
+			return failedErr(&CallError{Op: "delete stack " + s.FQN + " for re-creation", Err: err})
 		}
 		report(engine.Status{State: engine.Submitted, Reason: ReasonDestroyingRe})
 		last := "DELETE_IN_PROGRESS"
 		gone, err := p.waitSettled(ctx, st.ID, tail, func(x *Stack) { last = x.Status })
 		if err != nil {
-			o := failed(err.Error())
+			o := failedErr(err)
 			if ctx.Err() != nil {
 				o.Changing, o.LastStatus = true, last
 			}
@@ -237,7 +316,7 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 		}
 		if gone != nil {
 			reason := p.RollbackReason(ctx, gone, time.Time{})
-			s.logf("%s Stack Roll Back Reason: %s", s.FQN, reason)
+			s.Deps.failure(p, s.Name, s.FQN, event.Rollback, reason)
 			return failed(ReasonDestroyingRe)
 		}
 		recreate = st.Status != "REVIEW_IN_PROGRESS"
@@ -264,7 +343,7 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 		setTemplate(req, &in.TemplateBody, &in.TemplateURL)
 		out, err := p.write.CreateStack(ctx, in)
 		if err != nil {
-			return failed(p.submitError(ctx, s, "create stack", err))
+			return failedErr(&CallError{Op: "create stack", Err: err})
 		}
 		id = aws.ToString(out.StackId)
 	} else {
@@ -273,7 +352,7 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 			if _, err := p.write.UpdateTerminationProtection(ctx, &cloudformation.UpdateTerminationProtectionInput{
 				StackName: aws.String(st.ID), EnableTerminationProtection: aws.Bool(s.TerminationProtection),
 			}); err != nil {
-				return failed(fmt.Sprintf("update termination protection of %s: %s", s.FQN, apiMessage(err)))
+				return failedErr(&CallError{Op: "update termination protection of " + s.FQN, Err: err})
 			}
 		}
 		in := &cloudformation.UpdateStackInput{
@@ -291,7 +370,7 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 			return Outcome{Status: engine.Status{State: engine.Skipped, Reason: ReasonNoChange}, Outputs: st.Outputs}
 		}
 		if err != nil {
-			return failed(p.submitError(ctx, s, "update stack", err))
+			return failedErr(&CallError{Op: "update stack", Err: err})
 		}
 		id = aws.ToString(out.StackId)
 		if id == "" {
@@ -315,7 +394,7 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 		}
 	})
 	if err != nil {
-		o := failed(err.Error())
+		o := failedErr(err)
 		if ctx.Err() != nil {
 			o.Changing, o.LastStatus = true, last
 		}
@@ -328,28 +407,15 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 	case "CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE":
 		return Outcome{Status: engine.Status{State: engine.Complete, Reason: reason}, Outputs: final.Outputs}
 	case "ROLLBACK_COMPLETE":
-		s.logf("%s Stack Roll Back Reason: %s", s.FQN, p.RollbackReason(ctx, final, submitted))
+		s.Deps.failure(p, s.Name, s.FQN, event.Rollback, p.RollbackReason(ctx, final, submitted))
 		return failed(ReasonRolledNew)
 	case "UPDATE_ROLLBACK_COMPLETE":
-		s.logf("%s Stack Roll Back Reason: %s", s.FQN, p.RollbackReason(ctx, final, submitted))
+		s.Deps.failure(p, s.Name, s.FQN, event.Rollback, p.RollbackReason(ctx, final, submitted))
 		return failed(ReasonRolledUpdate)
 	default:
-		s.logf("%s Stack Roll Back Reason: %s", s.FQN, p.RollbackReason(ctx, final, submitted))
+		s.Deps.failure(p, s.Name, s.FQN, event.Rollback, p.RollbackReason(ctx, final, submitted))
 		return failed(reason)
 	}
-}
-
-func (p *Provider) submitError(ctx context.Context, s *LaunchSpec, what string, err error) string {
-	if s.WrapSubmitError != nil {
-		err = s.WrapSubmitError(ctx, err)
-	}
-	var ae interface{ ErrorMessage() string }
-	if errors.As(err, &ae) && !strings.Contains(err.Error(), "\n") {
-		// Keep the status line short: the service's message, not the SDK's
-		// "operation error CloudFormation: ..., https response error ..." chain.
-		return what + ": " + ae.ErrorMessage()
-	}
-	return what + ": " + err.Error()
 }
 
 func setTemplate(r *Request, body, url **string) {

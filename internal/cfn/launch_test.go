@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/stacker-go/stacker/blueprint"
 	"github.com/stacker-go/stacker/internal/engine"
+	"github.com/stacker-go/stacker/internal/event"
 )
 
 func noSleep(ctx context.Context, d time.Duration) error { return ctx.Err() }
@@ -36,10 +37,25 @@ func baseSpec() *LaunchSpec {
 	return &LaunchSpec{
 		Name: "vpc", FQN: "ns-vpc",
 		Tags: map[string]string{"stacker_namespace": "ns"},
-		Prepare: func(ctx context.Context) (*Request, error) {
+		Deps: StackDeps{Prepare: func(ctx context.Context) (*Request, error) {
 			return &Request{TemplateBody: "{}", Declared: []blueprint.Parameter{{Name: "Cidr"}}, Values: map[string]string{"Cidr": "10.0.0.0/16"}}, nil
-		},
+		}},
 	}
+}
+
+// logLine is the text of an informational event, as the plain renderer
+// words it.
+func logLine(e event.Event) string {
+	switch e := e.(type) {
+	case event.Message:
+		return e.Text
+	case event.FailureReason:
+		if e.Kind == event.DeleteFailed {
+			return e.FQN + " delete failed: " + e.Reason
+		}
+		return e.FQN + " Stack Roll Back Reason: " + e.Reason
+	}
+	return fmt.Sprintf("%T", e)
 }
 
 func withTags(tags map[string]string) func(*fakeStack) {
@@ -54,7 +70,7 @@ func runLaunch(t *testing.T, tc launchCase) {
 	}
 	s := baseSpec()
 	var logs []string
-	s.Log = func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) }
+	s.Deps.Events = event.SinkFunc(func(e event.Event) { logs = append(logs, logLine(e)) })
 	if tc.spec != nil {
 		tc.spec(s)
 	}
@@ -186,17 +202,17 @@ func TestLaunchStatuses(t *testing.T) {
 			}
 		}, want: []string{"submitted (creating new stack)", "complete (creating new stack)"}},
 		{name: "missing required parameters", spec: func(s *LaunchSpec) {
-			s.Prepare = func(ctx context.Context) (*Request, error) {
+			s.Deps.Prepare = func(ctx context.Context) (*Request, error) {
 				return &Request{Declared: []blueprint.Parameter{{Name: "A"}, {Name: "B", HasDefault: true}, {Name: "C"}}, Values: map[string]string{}}, nil
 			}
 		}, want: []string{"failed (Missing required cloudformation parameters: A, C)"}, calls: []string{}},
 		{name: "prepare error fails before any mutation", spec: func(s *LaunchSpec) {
-			s.Prepare = func(ctx context.Context) (*Request, error) {
+			s.Deps.Prepare = func(ctx context.Context) (*Request, error) {
 				return nil, fmt.Errorf(`Variable "PublicSubnets" in blueprint "vpc" is missing`)
 			}
 		}, want: []string{`failed (Variable "PublicSubnets" in blueprint "vpc" is missing)`}, calls: []string{}},
 		{name: "account guard stops the first mutation", spec: func(s *LaunchSpec) {
-			s.Guard = func(ctx context.Context) error {
+			s.Deps.CheckAccount = func(ctx context.Context) error {
 				return fmt.Errorf("account mismatch: stack ns-vpc must deploy to account 2 but profile \"p\" resolves to 3")
 			}
 		}, want: []string{`failed (account mismatch: stack ns-vpc must deploy to account 2 but profile "p" resolves to 3)`}, calls: []string{}},
@@ -221,7 +237,7 @@ func TestLaunchStatuses(t *testing.T) {
 		{name: "omitted parameter the stack has uses its previous value", setup: func(f *fakeCFN) {
 			f.put("ns-vpc", "CREATE_COMPLETE", func(s *fakeStack) { s.params["Key"] = "secret" })
 		}, spec: func(s *LaunchSpec) {
-			s.Prepare = func(ctx context.Context) (*Request, error) {
+			s.Deps.Prepare = func(ctx context.Context) (*Request, error) {
 				return &Request{TemplateURL: "https://s3.amazonaws.com/b/k.json", Declared: []blueprint.Parameter{{Name: "Key"}}, Values: map[string]string{"Ignored": "x"}}, nil
 			}
 		}, want: []string{"submitted (updating existing stack)", "complete (updating existing stack)"},
@@ -233,8 +249,8 @@ func TestLaunchStatuses(t *testing.T) {
 			}},
 		{name: "service role, notifications and policy are sent", spec: func(s *LaunchSpec) {
 			s.RoleARN, s.NotificationARNs = "arn:aws:iam::1:role/cfn", []string{"arn:aws:sns:us-east-1:1:t"}
-			prep := s.Prepare
-			s.Prepare = func(ctx context.Context) (*Request, error) {
+			prep := s.Deps.Prepare
+			s.Deps.Prepare = func(ctx context.Context) (*Request, error) {
 				r, err := prep(ctx)
 				r.StackPolicy = `{"Statement":[]}`
 				return r, err
@@ -281,7 +297,12 @@ func TestLaunchTail(t *testing.T) {
 	p := New(f, f, Options{Sleep: noSleep, Now: func() time.Time { return time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC) }})
 	var evs []string
 	s := baseSpec()
-	s.OnEvent = func(e Event) { evs = append(evs, e.LogicalID+" "+e.Status) }
+	s.Deps.Tail = true
+	s.Deps.Events = event.SinkFunc(func(e event.Event) {
+		if r, ok := e.(event.ResourceEvent); ok {
+			evs = append(evs, r.LogicalID+" "+r.Status)
+		}
+	})
 	o := p.Launch(context.Background(), s, func(engine.Status) {})
 	if o.Status.State != engine.Complete {
 		t.Fatal(line(o.Status))

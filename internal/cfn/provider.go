@@ -33,6 +33,7 @@ type Event struct {
 	ID           string
 	Time         time.Time
 	LogicalID    string
+	PhysicalID   string
 	ResourceType string
 	Status       string
 	Reason       string
@@ -56,7 +57,7 @@ var pollSchedule = []time.Duration{
 // PollCeilingFromEnv reads STACKER_STACK_POLL_TIME (seconds, as in stacker)
 // as the poll ceiling; unset or invalid gives DefaultPollCeiling.
 func PollCeilingFromEnv() time.Duration {
-	v := os.Getenv("STACKER_STACK_POLL_TIME")
+	v := os.Getenv("STACKER_STACK_POLL_TIME") // target.EnvStackPollTime
 	if v == "" {
 		return DefaultPollCeiling
 	}
@@ -83,6 +84,8 @@ type Provider struct {
 type Options struct {
 	// Reads is the shared token bucket for read calls (nil: unlimited).
 	Reads *rate.Limiter
+	// Writes is the shared token bucket for mutating calls (nil: unlimited).
+	Writes *rate.Limiter
 	// PollCeiling caps the wait between polls (0: DefaultPollCeiling).
 	PollCeiling time.Duration
 	// Sleep and Now replace the clock in tests.
@@ -92,6 +95,9 @@ type Options struct {
 
 // New returns a provider over the given clients (read may equal write).
 func New(read, write API, o Options) *Provider {
+	if o.Writes != nil {
+		write = writeBudget{API: write, lim: o.Writes}
+	}
 	p := &Provider{read: read, write: write, reads: o.Reads, pollCeiling: o.PollCeiling, sleep: o.Sleep, now: o.Now}
 	if p.pollCeiling <= 0 {
 		p.pollCeiling = DefaultPollCeiling
@@ -213,6 +219,7 @@ func (p *Provider) Events(ctx context.Context, stack string) ([]Event, error) {
 		ev := Event{
 			ID:           aws.ToString(e.EventId),
 			LogicalID:    aws.ToString(e.LogicalResourceId),
+			PhysicalID:   aws.ToString(e.PhysicalResourceId),
 			ResourceType: aws.ToString(e.ResourceType),
 			Status:       string(e.ResourceStatus),
 			Reason:       aws.ToString(e.ResourceStatusReason),

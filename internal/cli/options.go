@@ -26,10 +26,10 @@ import (
 
 // Environment variables read by the AWS flags.
 const (
-	envMFACode        = "STACKER_MFA_CODE"
-	envNoCredCache    = "STACKER_NO_CREDENTIAL_CACHE"
-	envReadRate       = "STACKER_READ_RATE"
-	defaultReadRate   = 4.0
+	envMFACode        = target.EnvMFACode
+	envNoCredCache    = target.EnvNoCache
+	envReadRate       = target.EnvReadRate
+	defaultReadRate   = target.DefaultReadRate
 	positionalUsage   = "[environment] config"
 	missingConfigHint = "missing config argument (usage: stacker %s [environment] config; use - to read the config from stdin)"
 )
@@ -166,6 +166,7 @@ func (o *CommonOptions) Targets(console *ui.Console) *target.Factory {
 		MFACode:        o.MFACode,
 		NoCache:        o.NoCredentialCache,
 		Console:        console,
+		ReadRate:       o.ReadRate,
 	})
 }
 
@@ -405,7 +406,6 @@ func (o *CommonOptions) deployOptions(stdio IO, cfg *config.Config, reg *lookup.
 		RecreateFailed:   o.RecreateFailed || o.Interactive,
 		Interactive:      o.Interactive,
 		ReplacementsOnly: o.ReplacementsOnly,
-		ReadRate:         o.ReadRate,
 		Out:              stdio.Out,
 		ErrOut:           stdio.ErrOut,
 		In:               stdio.In,

@@ -10,9 +10,9 @@ import (
 	"github.com/stacker-go/stacker/internal/cfn"
 	"github.com/stacker-go/stacker/internal/config"
 	"github.com/stacker-go/stacker/internal/engine"
+	"github.com/stacker-go/stacker/internal/event"
 	"github.com/stacker-go/stacker/internal/target"
 	"github.com/stacker-go/stacker/internal/template"
-	"github.com/stacker-go/stacker/internal/ui"
 )
 
 // Build creates or updates the stacks of the graph, dependencies first.
@@ -26,7 +26,7 @@ func Build(ctx context.Context, o Options) error {
 	if err := target.PreflightConfig(ctx, o.Targets, o.Config, o.Graph.Order()); err != nil { // credentials (MFA) before any change
 		return err
 	}
-	r := newRun(&o)
+	r := newRun(&o, event.Build)
 	return r.walkGraph(ctx, o.Graph, r.buildStep)
 }
 
@@ -47,15 +47,10 @@ func (r *run) buildStep(ctx context.Context, name string, report func(engine.Sta
 		TerminationProtection: st.TerminationProtection,
 		NotificationARNs:      st.NotificationARNs,
 		RoleARN:               r.serviceRole(st),
-		Prepare:               func(ctx context.Context) (*cfn.Request, error) { return r.prepare(ctx, st, fqn) },
-		Guard:                 r.guard(st),
-		WrapSubmitError:       r.wrapTemplateAccess(st),
-		Log:                   r.con.Infof,
-	}
-	if r.o.Tail {
-		spec.OnEvent = r.tailer(name)
+		Deps:                  r.stackDeps(st, func(ctx context.Context) (*cfn.Request, error) { return r.prepare(ctx, st, fqn) }),
 	}
 	out := p.Launch(ctx, spec, report)
+	r.explainTemplateAccess(ctx, st, &out)
 	if out.Outputs != nil && out.Status.OK() {
 		r.setOutputs(name, out.Outputs)
 	}
@@ -79,15 +74,9 @@ func (r *run) stepStack(ctx context.Context, name string, skipDisabled bool) (st
 	}
 	p, err := r.provider(ctx, stackKey(st))
 	if err != nil {
-		return nil, nil, "", engine.Status{State: engine.Failed, Reason: err.Error()}, false
+		return nil, nil, "", engine.Status{State: engine.Failed, Reason: err.Error(), Err: err}, false
 	}
 	return st, p, st.CFNName(r.cfg), engine.Status{}, true
-}
-
-func (r *run) tailer(name string) func(cfn.Event) {
-	return func(e cfn.Event) {
-		r.con.Event(ui.Event{Stack: name, Time: e.Time, LogicalID: e.LogicalID, ResourceType: e.ResourceType, Status: e.Status, Reason: e.Reason})
-	}
 }
 
 // prepare resolves the stack's lookups (its dependencies are done), renders

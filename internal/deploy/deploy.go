@@ -9,19 +9,35 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/stacker-go/stacker/internal/config"
+	"github.com/stacker-go/stacker/internal/event"
 	"github.com/stacker-go/stacker/internal/graph"
 	"github.com/stacker-go/stacker/internal/lookup"
 	"github.com/stacker-go/stacker/internal/target"
 	"github.com/stacker-go/stacker/internal/ui"
 )
 
-// Targets gives credentials per target (internal/target.Factory).
+// Targets is what deploy needs from internal/target.Factory: every method
+// it calls, so tests can fake it.
 type Targets interface {
+	// Resolve fills a key's default profile and region (--profile, --region).
+	Resolve(k target.Key) target.Key
+	// Profile is the profile name a key's credentials come from.
+	Profile(k target.Key) string
+	// Config is the target's aws.Config (credentials, region, endpoint).
 	Config(ctx context.Context, k target.Key) (aws.Config, error)
+	// Account and Identity are who the target's credentials are.
 	Account(ctx context.Context, k target.Key) (string, error)
+	Identity(ctx context.Context, k target.Key) (target.Identity, error)
+	// Budget is the API budget of the target's (account, region).
+	Budget(ctx context.Context, k target.Key) (*target.Budget, error)
+	// CheckAccount is the account guard.
+	CheckAccount(ctx context.Context, k target.Key, want string, accounts map[string]string, subject string) error
+	// Preflight resolves credentials (MFA prompts) before any change.
+	Preflight(ctx context.Context, keys []target.Key) error
 }
 
 // Options for every action.
@@ -30,9 +46,14 @@ type Options struct {
 	Graph   *graph.Graph // already narrowed by --stacks; not reversed for destroy
 	Lookups *lookup.Registry
 	Targets Targets
-	// Console receives every status line and prompt (nil: one over In,
+	// Console receives prompts and command output (nil: one over In,
 	// Out, ErrOut).
 	Console *ui.Console
+	// Events receives the run's typed events (nil: ui.Plain over Console,
+	// stacker's status lines).
+	Events event.Sink
+	// Now is the clock stamped on events (nil: time.Now).
+	Now func() time.Time
 	// Force names locked stacks to update anyway (build --force NAME).
 	Force []string
 	// MaxParallel caps stacks in flight (-j); 0 means only the graph limits it.
@@ -43,9 +64,6 @@ type Options struct {
 	ReplacementsOnly bool
 	// JSON makes info print JSON on Out.
 	JSON bool
-	// ReadRate is CloudFormation read calls per second per (account,
-	// region); 0 means DefaultReadRate.
-	ReadRate    float64
 	Out, ErrOut io.Writer
 	In          io.Reader
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stacker-go/stacker/internal/cfn"
 	"github.com/stacker-go/stacker/internal/engine"
+	"github.com/stacker-go/stacker/internal/event"
 	"github.com/stacker-go/stacker/internal/target"
 )
 
@@ -24,7 +25,7 @@ func Destroy(ctx context.Context, o Options) error {
 	if err := target.PreflightConfig(ctx, o.Targets, o.Config, o.Graph.Order()); err != nil { // credentials (MFA) before any change
 		return err
 	}
-	r := newRun(&o)
+	r := newRun(&o, event.Destroy)
 	return r.walkGraph(ctx, o.Graph.Reverse(), r.destroyStep)
 }
 
@@ -33,10 +34,7 @@ func (r *run) destroyStep(ctx context.Context, name string, report func(engine.S
 	if !ok {
 		return done
 	}
-	spec := &cfn.DestroySpec{Name: name, FQN: fqn, RoleARN: r.serviceRole(st), Guard: r.guard(st), Log: r.con.Infof}
-	if r.o.Tail {
-		spec.OnEvent = r.tailer(name)
-	}
+	spec := &cfn.DestroySpec{Name: name, FQN: fqn, RoleARN: r.serviceRole(st), Deps: r.stackDeps(st, nil)}
 	out := p.Destroy(ctx, spec, report)
 	if out.Changing {
 		r.addChanging(ChangingStack{Name: name, FQN: fqn, Status: out.LastStatus})
@@ -56,7 +54,7 @@ func Diff(ctx context.Context, o Options) error {
 	if o.Interactive {
 		return fmt.Errorf("diff -i is %w: run diff without -i", ErrNotSupported)
 	}
-	r := newRun(&o)
+	r := newRun(&o, event.Diff)
 	r.diff = true
 	return r.walkGraph(ctx, o.Graph, r.diffStep)
 }
@@ -70,10 +68,13 @@ func (r *run) diffStep(ctx context.Context, name string, report func(engine.Stat
 		Name: name, FQN: fqn, Locked: st.Locked,
 		Forced: slices.Contains(r.o.Force, name) || slices.Contains(r.o.Force, fqn),
 		Tags:   r.tags(st), RoleARN: r.serviceRole(st), NotificationARNs: st.NotificationARNs,
-		Prepare: func(ctx context.Context) (*cfn.Request, error) { return r.prepareDiff(ctx, st, fqn) },
-		Print:   func(text string) { r.con.Outf("%s", text) },
+		Deps: r.stackDeps(st, func(ctx context.Context) (*cfn.Request, error) { return r.prepareDiff(ctx, st, fqn) }),
 	}
+	spec.Deps.CheckAccount = nil // diff changes nothing that stays
 	out := p.Diff(ctx, spec)
+	if out.Diff != "" {
+		r.con.Outf("%s", out.Diff)
+	}
 	if out.Outputs != nil && out.Status.OK() {
 		r.setOutputs(name, out.Outputs)
 	}
@@ -97,7 +98,7 @@ func Info(ctx context.Context, o Options) error {
 	if err := o.check(); err != nil {
 		return err
 	}
-	r := newRun(&o)
+	r := newRun(&o, "info")
 	var infos []StackInfo
 	for _, name := range o.Graph.Order() {
 		if o.Graph.IsTarget(name) {

@@ -2,48 +2,46 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 
+	"time"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
 	"github.com/stacker-go/stacker/internal/cfn"
 	"github.com/stacker-go/stacker/internal/config"
 	"github.com/stacker-go/stacker/internal/engine"
+	"github.com/stacker-go/stacker/internal/event"
 	"github.com/stacker-go/stacker/internal/graph"
 	"github.com/stacker-go/stacker/internal/lookup"
 	"github.com/stacker-go/stacker/internal/target"
 	"github.com/stacker-go/stacker/internal/ui"
-	"golang.org/x/time/rate"
 )
-
-// DefaultReadRate is read calls per second per (account, region) when
-// Options.ReadRate is 0: below the ~5 rps that CloudFormation accounts
-// sustain for Describe* calls, leaving room for other tools and people.
-const DefaultReadRate = 4.0
 
 // EnvAPIStats names a file where a run writes its API call counts by
 // operation as JSON (used by bench/provider).
-const EnvAPIStats = "STACKER_API_STATS"
+const EnvAPIStats = target.EnvAPIStats
 
 // run is the state of one action shared by its stacks.
 type run struct {
-	o   *Options
-	cfg *config.Config
-	con *ui.Console
+	o      *Options
+	cfg    *config.Config
+	con    *ui.Console
+	events event.Sink
+	action event.Action
+	now    func() time.Time
 
 	mu        sync.Mutex
 	providers map[target.Key]*providerEntry
-	limiters  map[string]*rate.Limiter
 	outputs   map[string]map[string]string
 	changing  []ChangingStack
 	cache     *lookup.Cache
@@ -59,20 +57,27 @@ type run struct {
 }
 
 type providerEntry struct {
-	once sync.Once
-	p    *cfn.Provider
-	acct string
-	err  error
+	once   sync.Once
+	p      *cfn.Provider
+	target event.Target
+	err    error
 }
 
-func newRun(o *Options) *run {
-	return &run{
-		o: o, cfg: o.Config, con: o.console(),
+func newRun(o *Options, action event.Action) *run {
+	r := &run{
+		o: o, cfg: o.Config, con: o.console(), action: action, now: o.Now,
 		providers: map[target.Key]*providerEntry{},
-		limiters:  map[string]*rate.Limiter{},
 		outputs:   map[string]map[string]string{},
 		cache:     lookup.NewCache(),
 	}
+	r.events = o.Events
+	if r.events == nil {
+		r.events = ui.NewPlain(r.con)
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	return r
 }
 
 // stackKey is the target of a stack: its profile and region.
@@ -91,54 +96,58 @@ func (r *run) awsConfig(ctx context.Context, k target.Key) (aws.Config, error) {
 }
 
 // provider returns the CloudFormation provider of a target, built once.
-// Read calls of every target in the same (account, region) share a token
-// bucket.
+// Every target in the same (account, region) shares its API budget.
 func (r *run) provider(ctx context.Context, k target.Key) (*cfn.Provider, error) {
-	r.mu.Lock()
-	e, ok := r.providers[k]
-	if !ok {
-		e = &providerEntry{}
-		r.providers[k] = e
-	}
-	r.mu.Unlock()
+	e := r.providerEntry(k)
 	e.once.Do(func() {
 		cfg, err := r.awsConfig(ctx, k)
 		if err != nil {
 			e.err = err
 			return
 		}
-		acct, err := r.o.Targets.Account(ctx, k)
+		budget, err := r.o.Targets.Budget(ctx, k)
 		if err != nil {
 			e.err = err
 			return
 		}
-		e.acct = acct
+		e.target.Account, e.target.Region = budget.Account, cfg.Region
 		read, write := cfn.NewClients(cfg)
-		e.p = cfn.New(read, write, cfn.Options{Reads: r.limiter(acct, cfg.Region), PollCeiling: cfn.PollCeilingFromEnv()})
+		e.p = cfn.New(read, write, cfn.Options{Reads: budget.Reads, Writes: budget.Writes, PollCeiling: cfn.PollCeilingFromEnv()})
 	})
 	return e.p, e.err
 }
 
-func (r *run) limiter(acct, region string) *rate.Limiter {
+func (r *run) providerEntry(k target.Key) *providerEntry {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	key := acct + "/" + region
-	l, ok := r.limiters[key]
+	e, ok := r.providers[k]
 	if !ok {
-		rps := r.o.ReadRate
-		if rps <= 0 {
-			rps = DefaultReadRate
-		}
-		// CloudFormation's own limit is a token bucket too: allow a burst of
-		// ten seconds' worth (a short run never waits), then hold the rate.
-		burst := int(rps * 10)
-		if burst < 10 {
-			burst = 10
-		}
-		l = rate.NewLimiter(rate.Limit(rps), burst)
-		r.limiters[key] = l
+		e = &providerEntry{target: event.Target{Profile: r.o.Targets.Profile(k), Region: r.o.Targets.Resolve(k).Region}}
+		r.providers[k] = e
 	}
-	return l
+	return e
+}
+
+// stackRef names a stack in events: its config and CloudFormation names and
+// its target (the account once its provider is built).
+func (r *run) stackRef(name string) event.Stack {
+	st := r.cfg.Stack(name)
+	if st == nil {
+		return event.Stack{Name: name}
+	}
+	e := r.providerEntry(stackKey(st))
+	return event.Stack{Name: name, FQN: st.CFNName(r.cfg), Target: e.target}
+}
+
+// stackDeps is what the provider needs from the run for one stack.
+func (r *run) stackDeps(st *config.Stack, prepare func(ctx context.Context) (*cfn.Request, error)) cfn.StackDeps {
+	return cfn.StackDeps{
+		Target:       r.stackRef(st.Name).Target,
+		Prepare:      prepare,
+		CheckAccount: r.guard(st),
+		Events:       r.events,
+		Tail:         r.o.Tail,
+	}
 }
 
 func (r *run) setOutputs(name string, out map[string]string) {
@@ -205,80 +214,33 @@ func (r *run) lookupEnv(st *config.Stack) *lookup.Env {
 	}
 }
 
-// profileName is the profile a key resolves to, for messages and the
-// accounts map.
-func (r *run) profileName(k target.Key) string {
-	if res, ok := r.o.Targets.(interface{ Resolve(target.Key) target.Key }); ok {
-		k = res.Resolve(k)
-	}
-	if k.Profile != "" {
-		return k.Profile
-	}
-	if p := os.Getenv("AWS_PROFILE"); p != "" {
-		return p
-	}
-	return "default"
-}
-
 // guard is the account guard: before the first mutation in a target, the
 // account its credentials resolve to must match the stack's account_id or
-// the config's accounts entry for its profile.
+// the config's accounts entry for its profile (target.CheckAccount).
 func (r *run) guard(st *config.Stack) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
-		k := stackKey(st)
-		acct, err := r.o.Targets.Account(ctx, k)
-		if err != nil {
-			return fmt.Errorf("account guard: %w", err)
-		}
-		profile := r.profileName(k)
-		want := st.AccountID
-		if want == "" {
-			want = r.cfg.Accounts[profile]
-		}
-		if want != "" && want != acct {
-			return fmt.Errorf("account mismatch: stack %s must deploy to account %s but profile %q resolves to %s", st.CFNName(r.cfg), want, profile, acct)
-		}
-		return nil
+		return r.o.Targets.CheckAccount(ctx, stackKey(st), st.AccountID, r.cfg.Accounts, "stack "+st.CFNName(r.cfg))
 	}
 }
 
-// wrapTemplateAccess explains a TemplateURL access error in a target other
-// than the bucket's: the bucket policy must let that target's role read.
-func (r *run) wrapTemplateAccess(st *config.Stack) func(ctx context.Context, err error) error {
-	return func(ctx context.Context, err error) error {
-		if !strings.Contains(err.Error(), cfn.TextTemplateURLAccess) || r.bucket == nil {
-			return err
-		}
-		k := stackKey(st)
-		acct, aerr := r.o.Targets.Account(ctx, k)
-		if aerr != nil || acct == r.bucketAcct {
-			return err
-		}
-		cfg, cerr := r.awsConfig(ctx, k)
-		if cerr != nil {
-			return err
-		}
-		id, ierr := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-		if ierr != nil {
-			return err
-		}
-		role := RoleARN(aws.ToString(id.Arn))
-		policy := fmt.Sprintf(`{"Effect": "Allow", "Principal": {"AWS": %q}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::%s/*"}`, role, r.bucket.Name)
-		return fmt.Errorf("%w\nCloudFormation in account %s cannot read the template bucket %s (account %s) as %s; add this statement to the bucket policy of %s:\n%s",
-			err, acct, r.bucket.Name, r.bucketAcct, role, r.bucket.Name, policy)
+// explainTemplateAccess adds to a CreateStack/UpdateStack refused because
+// CloudFormation cannot read the TemplateURL, in a target other than the
+// bucket's, the bucket policy statement that lets that target's role read.
+func (r *run) explainTemplateAccess(ctx context.Context, st *config.Stack, out *cfn.Outcome) {
+	var ce *cfn.CallError
+	if !errors.As(out.Status.Err, &ce) || !ce.TemplateAccessDenied() || r.bucket == nil {
+		return
 	}
-}
-
-// RoleARN turns an assumed-role session ARN
-// (arn:aws:sts::123:assumed-role/Role/session) into the role's IAM ARN
-// (arn:aws:iam::123:role/Role); other ARNs are returned unchanged.
-func RoleARN(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[2] != "sts" || !strings.HasPrefix(parts[5], "assumed-role/") {
-		return arn
+	k := stackKey(st)
+	id, err := r.o.Targets.Identity(ctx, k)
+	if err != nil || id.Account == r.bucketAcct {
+		return
 	}
-	res := strings.Split(strings.TrimPrefix(parts[5], "assumed-role/"), "/")
-	return "arn:" + parts[1] + ":iam::" + parts[4] + ":role/" + res[0]
+	role := id.RoleARN()
+	policy := fmt.Sprintf(`{"Effect": "Allow", "Principal": {"AWS": %q}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::%s/*"}`, role, r.bucket.Name)
+	ce.Hint = fmt.Sprintf("CloudFormation in account %s cannot read the template bucket %s (account %s) as %s; add this statement to the bucket policy of %s:\n%s",
+		id.Account, r.bucket.Name, r.bucketAcct, role, r.bucket.Name, policy)
+	out.Status.Reason = ce.Error()
 }
 
 // tags are the config's tags (default {stacker_namespace: namespace})
@@ -298,12 +260,43 @@ func (r *run) serviceRole(st *config.Stack) string {
 // reports the result (finish).
 func (r *run) walkGraph(ctx context.Context, g *graph.Graph, step engine.Step) error {
 	order := g.Order()
+	r.started(order, g.Deps, g.IsTarget)
 	res := r.walk(ctx, order, g.Deps, g.IsTarget, step)
-	return r.finish(ctx, order, g.IsTarget, res)
+	err := r.finish(ctx, order, g.IsTarget, res)
+	final := make(map[string]event.StackStatus, len(res.Status))
+	for name, s := range res.Status {
+		if !g.IsTarget(name) {
+			final[name] = r.statusEvent(name, s)
+		}
+	}
+	r.events.Emit(event.RunFinished{Time: r.now(), Action: r.action, Final: final, Err: err})
+	return err
 }
 
-// walk runs the engine over the graph's nodes and prints status lines
-// (config targets print nothing).
+// started emits RunStarted with the plan.
+func (r *run) started(order []string, deps func(string) []string, isTarget func(string) bool) {
+	var plan []event.PlannedStack
+	for _, n := range order {
+		if isTarget(n) {
+			continue
+		}
+		var ds []string
+		for _, d := range deps(n) {
+			if !isTarget(d) {
+				ds = append(ds, d)
+			}
+		}
+		plan = append(plan, event.PlannedStack{Stack: r.stackRef(n), Deps: ds})
+	}
+	r.events.Emit(event.RunStarted{Time: r.now(), Action: r.action, Stacks: plan, MaxParallel: r.o.MaxParallel})
+}
+
+func (r *run) statusEvent(name string, s engine.Status) event.StackStatus {
+	return event.StackStatus{Time: r.now(), Stack: r.stackRef(name), State: s.State, Reason: s.Reason, Err: s.Err}
+}
+
+// walk runs the engine over the graph's nodes and emits a StackStatus
+// event on every change (config targets emit nothing).
 func (r *run) walk(ctx context.Context, order []string, deps func(string) []string, isTarget func(string) bool, step engine.Step) engine.Result {
 	nodes := make([]engine.Node, 0, len(order))
 	for _, n := range order {
@@ -318,13 +311,16 @@ func (r *run) walk(ctx context.Context, order []string, deps func(string) []stri
 		MaxParallel: r.o.MaxParallel,
 		OnStatus: func(name string, s engine.Status) {
 			if !isTarget(name) {
-				r.con.Status(name, s.State.String(), s.Reason)
+				r.events.Emit(r.statusEvent(name, s))
 			}
 		},
 	})
 	r.writeStats()
 	return res
 }
+
+// nextRun says what the next run does with a stack this one left changing.
+const nextRun = "a second run picks up from the state it reaches"
 
 // finish turns a walk result into the action's error.
 func (r *run) finish(ctx context.Context, order []string, isTarget func(string) bool, res engine.Result) error {
@@ -333,13 +329,11 @@ func (r *run) finish(ctx context.Context, order []string, isTarget func(string) 
 		ch := slices.Clone(r.changing)
 		r.mu.Unlock()
 		sort.Slice(ch, func(i, j int) bool { return ch[i].Name < ch[j].Name })
-		if len(ch) == 0 {
-			r.con.Infof("Interrupted: no stack is still changing in CloudFormation")
-		} else {
-			for _, c := range ch {
-				r.con.Infof("Interrupted: %s (%s) is still changing in CloudFormation, last status %s; a second run picks up from the state it reaches", c.Name, c.FQN, c.Status)
-			}
+		ev := event.Interrupted{Time: r.now(), NextRun: nextRun}
+		for _, c := range ch {
+			ev.Changing = append(ev.Changing, event.Changing{Stack: r.stackRef(c.Name), CFNStatus: c.Status})
 		}
+		r.events.Emit(ev)
 		return &InterruptedError{Changing: ch}
 	}
 	var failedNames []string

@@ -8,41 +8,35 @@ package engine
 import (
 	"context"
 	"sync"
+
+	"github.com/stacker-go/stacker/internal/event"
 )
 
-// State is a step's state (stacker's status codes, in order).
-type State int
+// State is a step's state (stacker's status codes, in order); it is the
+// event package's State, so statuses flow to renderers unconverted.
+type State = event.State
 
 // States.
 const (
-	Pending State = iota
-	Submitted
-	Complete
-	Skipped
-	Failed
+	Pending   = event.Pending
+	Submitted = event.Submitted
+	Complete  = event.Complete
+	Skipped   = event.Skipped
+	Failed    = event.Failed
 )
 
-func (s State) String() string {
-	switch s {
-	case Pending:
-		return "pending"
-	case Submitted:
-		return "submitted"
-	case Complete:
-		return "complete"
-	case Skipped:
-		return "skipped"
-	case Failed:
-		return "failed"
-	}
-	return "unknown"
-}
-
-// Status is a state with its reason, e.g. skipped (nochange).
+// Status is a state with its reason, e.g. skipped (nochange), and for a
+// failure the error behind it (nil when the failure is not an error, such
+// as a rollback or a failed dependency).
 type Status struct {
 	State  State
 	Reason string
+	Err    error
 }
+
+// Same reports whether two statuses would print the same line (state and
+// reason; the error is not compared).
+func (s Status) Same(o Status) bool { return s.State == o.State && s.Reason == o.Reason }
 
 // Done reports whether the step is finished.
 func (s Status) Done() bool { return s.State >= Complete }
@@ -138,18 +132,18 @@ func Walk(ctx context.Context, nodes []Node, step Step, opts Options) Result {
 				select {
 				case <-ch:
 				case <-ctx.Done():
-					set(n.Name, Status{Pending, ReasonInterrupted}, false)
+					set(n.Name, Status{State: Pending, Reason: ReasonInterrupted}, false)
 					return
 				}
 			}
 			if ctx.Err() != nil {
 				// Interrupted: start nothing new, and do not blame dependencies.
-				set(n.Name, Status{Pending, ReasonInterrupted}, false)
+				set(n.Name, Status{State: Pending, Reason: ReasonInterrupted}, false)
 				return
 			}
 			for _, d := range n.Deps {
 				if _, ok := done[d]; ok && !get(d).OK() {
-					set(n.Name, Status{Failed, ReasonDependencyFailed}, true)
+					set(n.Name, Status{State: Failed, Reason: ReasonDependencyFailed}, true)
 					return
 				}
 			}
@@ -158,24 +152,24 @@ func Walk(ctx context.Context, nodes []Node, step Step, opts Options) Result {
 				case sem <- struct{}{}:
 					defer func() { <-sem }()
 				case <-ctx.Done():
-					set(n.Name, Status{Pending, ReasonInterrupted}, false)
+					set(n.Name, Status{State: Pending, Reason: ReasonInterrupted}, false)
 					return
 				}
 			}
 			if ctx.Err() != nil {
-				set(n.Name, Status{Pending, ReasonInterrupted}, false)
+				set(n.Name, Status{State: Pending, Reason: ReasonInterrupted}, false)
 				return
 			}
 			var last Status
 			report := func(s Status) {
-				if s == last {
+				if s.Same(last) {
 					return
 				}
 				last = s
 				set(n.Name, s, true)
 			}
 			final := step(ctx, n.Name, report)
-			if final != last {
+			if !final.Same(last) {
 				set(n.Name, final, true)
 			} else {
 				set(n.Name, final, false)

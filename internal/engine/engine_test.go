@@ -19,14 +19,14 @@ func TestWalkOrderFailuresAndBranches(t *testing.T) {
 		started = append(started, name)
 		mu.Unlock()
 		if name == "b" {
-			return Status{Failed, "boom"}
+			return Status{State: Failed, Reason: "boom"}
 		}
-		report(Status{Submitted, "creating new stack"})
-		return Status{Complete, "creating new stack"}
+		report(Status{State: Submitted, Reason: "creating new stack"})
+		return Status{State: Complete, Reason: "creating new stack"}
 	}, Options{})
 	want := map[string]Status{
-		"a": {Complete, "creating new stack"}, "b": {Failed, "boom"}, "c": {Failed, ReasonDependencyFailed},
-		"d": {Complete, "creating new stack"}, "e": {Complete, "creating new stack"},
+		"a": {State: Complete, Reason: "creating new stack"}, "b": {State: Failed, Reason: "boom"}, "c": {State: Failed, Reason: ReasonDependencyFailed},
+		"d": {State: Complete, Reason: "creating new stack"}, "e": {State: Complete, Reason: "creating new stack"},
 	}
 	for k, v := range want {
 		if res.Status[k] != v {
@@ -45,9 +45,9 @@ func TestWalkSkippedDependencyIsOK(t *testing.T) {
 	nodes := []Node{{Name: "a"}, {Name: "b", Deps: []string{"a"}}}
 	res := Walk(context.Background(), nodes, func(ctx context.Context, name string, report func(Status)) Status {
 		if name == "a" {
-			return Status{Skipped, "nochange"}
+			return Status{State: Skipped, Reason: "nochange"}
 		}
-		return Status{Complete, ""}
+		return Status{State: Complete, Reason: ""}
 	}, Options{})
 	if res.Status["b"].State != Complete {
 		t.Errorf("b: %+v", res.Status["b"])
@@ -70,7 +70,7 @@ func TestWalkMaxParallel(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 		cur.Add(-1)
-		return Status{Complete, ""}
+		return Status{State: Complete, Reason: ""}
 	}, Options{MaxParallel: 2})
 	if peak.Load() > 2 {
 		t.Errorf("peak %d > 2", peak.Load())
@@ -85,7 +85,7 @@ func TestWalkCancelStartsNothingNew(t *testing.T) {
 	res := Walk(ctx, nodes, func(ctx context.Context, name string, report func(Status)) Status {
 		cancel()
 		<-ctx.Done()
-		return Status{Failed, ReasonInterrupted}
+		return Status{State: Failed, Reason: ReasonInterrupted}
 	}, Options{OnStatus: func(name string, s Status) {
 		mu.Lock()
 		statuses = append(statuses, name+" "+s.State.String())
@@ -102,9 +102,9 @@ func TestWalkCancelStartsNothingNew(t *testing.T) {
 func TestReportPrintsOnlyChanges(t *testing.T) {
 	var got []Status
 	Walk(context.Background(), []Node{{Name: "a"}}, func(ctx context.Context, name string, report func(Status)) Status {
-		report(Status{Submitted, "x"})
-		report(Status{Submitted, "x"})
-		return Status{Complete, "x"}
+		report(Status{State: Submitted, Reason: "x"})
+		report(Status{State: Submitted, Reason: "x"})
+		return Status{State: Complete, Reason: "x"}
 	}, Options{OnStatus: func(name string, s Status) { got = append(got, s) }})
 	if len(got) != 2 {
 		t.Errorf("got %v", got)

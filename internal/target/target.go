@@ -33,7 +33,8 @@ import (
 )
 
 // Key identifies one distinct target: the profile ("" = the default
-// profile, i.e. --profile, then AWS_PROFILE, then "default") and region
+// profile: --profile, then AWS_PROFILE, then AWS_DEFAULT_PROFILE, then
+// "default"; see Factory.Profile) and region
 // ("" = the profile's region).
 type Key struct {
 	Profile string
@@ -50,13 +51,6 @@ func (k Key) String() string {
 	}
 	return p + "/" + k.Region
 }
-
-// Environment variables the factory reads (besides the SDK's own).
-const (
-	EnvMFACode         = "STACKER_MFA_CODE"
-	EnvNoCache         = "STACKER_NO_CREDENTIAL_CACHE"
-	EnvCredentialCache = "STACKER_CREDENTIAL_CACHE_DIR"
-)
 
 // Options configure a Factory.
 type Options struct {
@@ -79,6 +73,9 @@ type Options struct {
 	Prompt func(ctx context.Context, profile, serial string) (string, error)
 	// Logger receives one debug line per hop; nil means slog.Default().
 	Logger *slog.Logger
+	// ReadRate and WriteRate are the API budgets in calls per second per
+	// (account, region); 0 means DefaultReadRate and DefaultWriteRate.
+	ReadRate, WriteRate float64
 }
 
 // Factory builds one aws.Config per distinct target, once per run, and
@@ -93,6 +90,7 @@ type Factory struct {
 	accounts map[Key]*acctEntry
 	chains   map[string]*chainEntry // by profile name
 	hops     map[string]*aws.CredentialsCache
+	budgets  map[string]*Budget // by account/region
 }
 
 type cfgEntry struct {
@@ -133,6 +131,7 @@ func NewFactory(opts Options) *Factory {
 		accounts: map[Key]*acctEntry{},
 		chains:   map[string]*chainEntry{},
 		hops:     map[string]*aws.CredentialsCache{},
+		budgets:  map[string]*Budget{},
 	}
 	f.codes = &mfaCodes{fixed: opts.MFACode, console: opts.Console, prompt: opts.Prompt, got: map[string]*codeEntry{}}
 	return f
@@ -150,15 +149,27 @@ func (f *Factory) Resolve(k Key) Key {
 }
 
 // profileName is the profile a resolved key uses: its own, AWS_PROFILE,
-// AWS_DEFAULT_PROFILE, or "" (the SDK's default chain).
+// AWS_DEFAULT_PROFILE, or "" (the SDK's default chain). It is the one
+// resolution of a profile name: credentials, the account guard's accounts
+// map and messages all go through it (Profile).
 func profileName(k Key) string {
 	if k.Profile != "" {
 		return k.Profile
 	}
-	if p := os.Getenv("AWS_PROFILE"); p != "" {
+	if p := os.Getenv(EnvProfile); p != "" {
 		return p
 	}
-	return os.Getenv("AWS_DEFAULT_PROFILE")
+	return os.Getenv(EnvDefaultProfile)
+}
+
+// Profile is the name of the profile whose credentials a target uses: the
+// key's own, else --profile, AWS_PROFILE, AWS_DEFAULT_PROFILE, else
+// "default". The account guard looks it up in the config's accounts map.
+func (f *Factory) Profile(k Key) string {
+	if p := profileName(f.Resolve(k)); p != "" {
+		return p
+	}
+	return "default"
 }
 
 // Config returns the aws.Config for a target, built once.
@@ -222,10 +233,15 @@ type Identity struct {
 
 // RoleARN is the IAM role behind an assumed-role ARN (the principal a
 // bucket policy names), or the ARN itself for users and roots.
-func (id Identity) RoleARN() string {
-	parts := strings.SplitN(id.ARN, ":", 6)
+func (id Identity) RoleARN() string { return RoleARN(id.ARN) }
+
+// RoleARN turns an assumed-role session ARN
+// (arn:aws:sts::123:assumed-role/Role/session) into the role's IAM ARN
+// (arn:aws:iam::123:role/Role); other ARNs are returned unchanged.
+func RoleARN(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
 	if len(parts) != 6 || parts[2] != "sts" || !strings.HasPrefix(parts[5], "assumed-role/") {
-		return id.ARN
+		return arn
 	}
 	role, _, _ := strings.Cut(strings.TrimPrefix(parts[5], "assumed-role/"), "/")
 	return "arn:" + parts[1] + ":iam::" + parts[4] + ":role/" + role
@@ -292,35 +308,42 @@ func cleanErr(err error) error {
 // credentials resolve to another account than the one required.
 type AccountMismatchError struct {
 	Target Key
-	Want   string // required account id
-	Got    string // account the credentials resolve to
-	// Why names where Want came from ("account_id of stack prod/vpc",
-	// "accounts: entry for profile prod").
-	Why string
+	// Profile is the profile whose credentials were checked (Profile).
+	Profile string
+	Want    string // required account id
+	Got     string // account the credentials resolve to
+	// Subject names what is guarded ("stack prod-vpc"); "" names the target.
+	Subject string
 }
 
 func (e *AccountMismatchError) Error() string {
-	why := ""
-	if e.Why != "" {
-		why = " (" + e.Why + ")"
+	subject := e.Subject
+	if subject == "" {
+		subject = "target " + e.Target.String()
 	}
-	return fmt.Sprintf("account guard: target %s resolves to account %s, but account %s is required%s; check the profile's role_arn or the expected account id",
-		e.Target, e.Got, e.Want, why)
+	return fmt.Sprintf("account mismatch: %s must deploy to account %s but profile %q resolves to %s", subject, e.Want, e.Profile, e.Got)
 }
 
-// CheckAccount runs the account guard: it returns an *AccountMismatchError
-// when the target's account (GetCallerIdentity, once per run) is not want.
-// An empty want always passes.
-func (f *Factory) CheckAccount(ctx context.Context, k Key, want, why string) error {
+// CheckAccount runs the account guard before the first change in a target:
+// it returns an *AccountMismatchError when the target's account
+// (GetCallerIdentity, once per run) is not want. An empty want is the
+// accounts map's entry for the target's profile (Profile); when that is
+// empty too, the guard passes. subject names what is guarded in the error
+// ("stack prod-vpc").
+func (f *Factory) CheckAccount(ctx context.Context, k Key, want string, accounts map[string]string, subject string) error {
+	profile := f.Profile(k)
+	if want == "" {
+		want = accounts[profile]
+	}
 	if want == "" {
 		return nil
 	}
 	got, err := f.Account(ctx, k)
 	if err != nil {
-		return err
+		return fmt.Errorf("account guard: %w", err)
 	}
 	if got != want {
-		return &AccountMismatchError{Target: f.Resolve(k), Want: want, Got: got, Why: why}
+		return &AccountMismatchError{Target: f.Resolve(k), Profile: profile, Want: want, Got: got, Subject: subject}
 	}
 	return nil
 }
@@ -366,19 +389,18 @@ func (f *Factory) Preflight(ctx context.Context, keys []Key) error {
 	return errors.Join(out...)
 }
 
+// Preflighter resolves the credentials of targets before any change
+// (Factory.Preflight).
+type Preflighter interface {
+	Preflight(ctx context.Context, keys []Key) error
+}
+
 // PreflightConfig runs Preflight over the targets a run of cfg touches: the
 // top-level target that uploads templates (when the config has a bucket)
 // and the target of every enabled stack among names (names that are not
-// stacks, such as config targets, are skipped). t is the run's Targets;
-// when it has no Preflight method nothing is checked. deploy.Build and
+// stacks, such as config targets, are skipped). deploy.Build and
 // deploy.Destroy call it before their first change.
-func PreflightConfig(ctx context.Context, t any, cfg *config.Config, names []string) error {
-	p, ok := t.(interface {
-		Preflight(ctx context.Context, keys []Key) error
-	})
-	if !ok || cfg == nil {
-		return nil
-	}
+func PreflightConfig(ctx context.Context, p Preflighter, cfg *config.Config, names []string) error {
 	var keys []Key
 	if cfg.BucketName() != "" {
 		keys = append(keys, Key{Region: cfg.StackerBucketRegion})

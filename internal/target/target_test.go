@@ -441,10 +441,10 @@ func TestAccountGuardNamesBothAccounts(t *testing.T) {
 	setup(t, seedConfig)
 	f := NewFactory(Options{NoCache: true})
 	ctx := context.Background()
-	if err := f.CheckAccount(ctx, Key{Profile: "prod"}, "222222222222", ""); err != nil {
+	if err := f.CheckAccount(ctx, Key{Profile: "prod"}, "222222222222", nil, ""); err != nil {
 		t.Fatal(err)
 	}
-	err := f.CheckAccount(ctx, Key{Profile: "prod"}, "999999999999", "account_id of stack prod/vpc")
+	err := f.CheckAccount(ctx, Key{Profile: "prod"}, "999999999999", nil, "stack prod/vpc")
 	var m *AccountMismatchError
 	if !errors.As(err, &m) || !strings.Contains(err.Error(), "222222222222") || !strings.Contains(err.Error(), "999999999999") || !strings.Contains(err.Error(), "prod/vpc") {
 		t.Fatalf("err = %v", err)
