@@ -188,7 +188,6 @@ func (d *StackDeps) tailer(p *Provider, name, fqn string) *tailer {
 	}}
 }
 
-
 // Launch runs the build state machine for one stack (stacker's
 // _launch_stack, §5.3): describe, decide, submit, wait.
 func (p *Provider) Launch(ctx context.Context, s *LaunchSpec, report func(engine.Status)) Outcome {

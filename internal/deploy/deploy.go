@@ -63,7 +63,7 @@ type Options struct {
 	Interactive      bool
 	ReplacementsOnly bool
 	// JSON makes info print JSON on Out.
-	JSON bool
+	JSON        bool
 	Out, ErrOut io.Writer
 	In          io.Reader
 }
