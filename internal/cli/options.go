@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -187,15 +186,10 @@ func loadConfig(common *CommonOptions) (*config.Config, *lookup.Registry, error)
 	if err != nil {
 		return nil, nil, err
 	}
-	// Load has validated every lookup in every variable already.
-	reg, err := cfg.Registry()
-	if err != nil {
-		return nil, nil, err
-	}
 	if err := checkClassPaths(cfg); err != nil {
 		return nil, nil, err
 	}
-	return cfg, reg, nil
+	return cfg, cfg.Registry(), nil
 }
 
 // checkClassPaths reports every class_path that names no registered
@@ -223,64 +217,8 @@ func checkClassPaths(cfg *config.Config) error {
 	return errs
 }
 
-// buildGraph builds the stack graph with the output-lookup dependencies the
-// registry finds in each stack's variables. An output lookup naming an
-// unknown stack is reported at the variable's position.
-func buildGraph(cfg *config.Config, reg *lookup.Registry) (*graph.Graph, error) {
-	names := make(map[string]bool, len(cfg.Stacks)+len(cfg.Targets))
-	all := make([]string, 0, len(cfg.Stacks)+len(cfg.Targets))
-	for _, st := range cfg.Stacks {
-		names[st.Name] = true
-		all = append(all, st.Name)
-	}
-	for _, t := range cfg.Targets {
-		names[t.Name] = true
-		all = append(all, t.Name)
-	}
-	deps := func(st *config.Stack) ([]string, error) {
-		var out []string
-		for _, name := range sortedKeys(st.Variables) {
-			d, err := reg.Dependencies(st.Variables[name])
-			if err != nil {
-				return nil, varError(cfg, st, name, err)
-			}
-			for _, dep := range d {
-				if !names[dep] {
-					return nil, varError(cfg, st, name, fmt.Errorf("output lookup refers to unknown stack %q%s", dep, didYouMean(dep, all)))
-				}
-			}
-			out = append(out, d...)
-		}
-		return out, nil
-	}
-	return graph.New(cfg, deps)
-}
-
-// varError positions err at a stack variable (keeping a position the error
-// already has).
-func varError(cfg *config.Config, st *config.Stack, name string, err error) error {
-	var ce *config.Error
-	if errors.As(err, &ce) && ce.Pos.File != "" {
-		return err
-	}
-	pos, ok := st.VariablePos[name]
-	if !ok {
-		pos = st.Pos
-	}
-	return &config.Error{Pos: pos, Msg: fmt.Sprintf("stack %q: variable %s: %v", st.Name, name, err)}
-}
-
 func didYouMean(name string, names []string) string {
 	return suggest.DidYouMean(graph.Nearest(name, names))
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // printWarnings writes config warnings as "WARNING: ..." lines on stderr.
@@ -369,7 +307,7 @@ func (o *CommonOptions) load(stdio IO, s loadSpec) (*config.Config, *lookup.Regi
 	if s.configOnly {
 		return cfg, reg, nil, nil
 	}
-	g, err := buildGraph(cfg, reg)
+	g, err := graph.FromConfig(cfg)
 	if err != nil {
 		return nil, nil, nil, usageErr(err)
 	}

@@ -54,15 +54,12 @@ func BenchmarkDependencies2000Stacks(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	reg, err := cfg.Registry()
-	if err != nil {
-		b.Fatal(err)
-	}
+	reg := cfg.Registry()
 	b.ReportAllocs()
 	for b.Loop() {
 		edges := 0
 		for _, st := range cfg.Stacks {
-			d, err := cfg.StackDependencies(reg, st)
+			d, err := reg.Dependencies(st.Variables)
 			if err != nil {
 				b.Fatal(err)
 			}

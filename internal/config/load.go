@@ -293,29 +293,18 @@ func (c *Config) StackTags(st *Stack) map[string]string {
 	return out
 }
 
-// Registry returns a lookup registry for this config: the built-ins, the
-// config's custom `lookups:`, and the environment (so dependencies whose
-// stack name comes from ${default ...} are known).
-func (c *Config) Registry() (*lookup.Registry, error) {
-	r := lookup.NewRegistry()
-	for _, name := range sortedKeys(c.Lookups) {
-		if err := r.UseCustom(name, c.Lookups[name]); err != nil {
-			return nil, fmt.Errorf("lookups: %s: %w", name, err)
-		}
+// Registry returns the config's lookup registry: the built-ins, the
+// config's custom `lookups:` and its environment (so dependencies whose stack
+// name comes from ${default ...} are known). Load builds it once, while
+// validating every lookup; a Config made another way gets the built-ins
+// with its environment. It is safe for concurrent use.
+func (c *Config) Registry() *lookup.Registry {
+	if c.lookups == nil {
+		r := lookup.NewRegistry()
+		r.SetEnvironment(c.Environment, c.Dir)
+		return r
 	}
-	r.SetEnvironment(c.Environment, c.Dir)
-	return r, nil
-}
-
-// StackDependencies returns the stacks st depends on through output
-// lookups in its variables (nested ones included), using reg (see
-// Registry). It is the deps function graph.New wants.
-func (c *Config) StackDependencies(reg *lookup.Registry, st *Stack) ([]string, error) {
-	deps, err := reg.Dependencies(st.Variables)
-	if err != nil {
-		return nil, fmt.Errorf("stack %s: %w", st.Name, err)
-	}
-	return deps, nil
+	return c.lookups
 }
 
 // LookupEnv returns the offline parts of a lookup.Env for stack st: the

@@ -263,11 +263,7 @@ stacks:
       A: ${split ,::${output vpc::Subnets}}
       B: ${output ${default which::vpc}::Id}
 `, "e.env", "which: db")
-	reg, err := cfg.Registry()
-	if err != nil {
-		t.Fatal(err)
-	}
-	deps, err := cfg.StackDependencies(reg, cfg.Stack("app"))
+	deps, err := cfg.Registry().Dependencies(cfg.Stack("app").Variables)
 	if err != nil || !reflect.DeepEqual(deps, []string{"db", "vpc"}) {
 		t.Fatalf("deps %v %v", deps, err)
 	}

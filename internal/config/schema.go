@@ -176,6 +176,7 @@ func (d *decoder) config(cfg *Config, root *yaml.Node) {
 		}
 	}
 	reg.SetEnvironment(cfg.Environment, cfg.Dir)
+	cfg.lookups = reg
 	for _, vr := range vars {
 		d.checkLookups(cfg, reg, vr, targetNames)
 	}

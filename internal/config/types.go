@@ -3,7 +3,11 @@
 // file:line:col positions, and validation. It knows nothing of AWS.
 package config
 
-import "gopkg.in/yaml.v3"
+import (
+	"gopkg.in/yaml.v3"
+
+	"github.com/stacker-go/stacker/internal/lookup"
+)
 
 // Pos is a position in a source file, printed as file:line:col.
 type Pos struct {
@@ -56,6 +60,9 @@ type Config struct {
 
 	// index maps stack names to positions in Stacks (set by Load).
 	index map[string]int
+	// lookups is the config's lookup registry, built once by Load (see
+	// Registry).
+	lookups *lookup.Registry
 }
 
 // Target is a virtual graph node.

@@ -43,8 +43,8 @@ type Targets interface {
 // Options for every action.
 type Options struct {
 	Config  *config.Config
-	Graph   *graph.Graph // already narrowed by --stacks; not reversed for destroy
-	Lookups *lookup.Registry
+	Graph   *graph.Graph     // already narrowed by --stacks; not reversed for destroy
+	Lookups *lookup.Registry // nil: the config's (Config.Registry)
 	Targets Targets
 	// Console receives prompts and command output (nil: one over In,
 	// Out, ErrOut).
@@ -121,7 +121,7 @@ func (o *Options) check() error {
 		return errors.New("deploy: no targets")
 	}
 	if o.Lookups == nil {
-		o.Lookups = lookup.NewRegistry()
+		o.Lookups = o.Config.Registry()
 	}
 	return nil
 }

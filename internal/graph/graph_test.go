@@ -364,3 +364,34 @@ func BenchmarkWriteJSON2000x5000(b *testing.B) {
 		g.WriteJSON(&buf)
 	}
 }
+
+func TestFromConfigFollowsLookups(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "stacker.yaml")
+	if err := os.WriteFile(path, []byte(`namespace: t
+stacks:
+  - name: vpc
+    template_path: t.yaml
+  - name: db
+    template_path: t.yaml
+  - name: app
+    template_path: t.yaml
+    variables:
+      A: ${split ,::${output vpc::Subnets}}
+      B: ${output ${default which::vpc}::Id}
+      C: ["${output vpc::Id}"]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(config.LoadOptions{Path: path, EnvOverrides: []string{"which=db"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := FromConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := g.Deps("app"); !slices.Equal(got, []string{"db", "vpc"}) {
+		t.Errorf("Deps(app) = %v, want [db vpc] (nested and environment-built names included)", got)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -221,9 +222,26 @@ func TestValidate(t *testing.T) {
 }
 
 func TestCustomHandlers(t *testing.T) {
-	RegisterCustom("test.Upper", HandlerFunc(func(_ context.Context, data string, _ *Env) (any, error) {
+	upper := HandlerFunc(func(_ context.Context, data string, _ *Env) (any, error) {
 		return strings.ToUpper(data), nil
-	}))
+	})
+	// The registry is process-wide: a second run (-count=2) finds it there.
+	if err := RegisterCustom("test.Upper", upper); err != nil && !slices.Contains(CustomNames(), "test.Upper") {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		h    Handler
+		want string
+	}{
+		{"", upper, "empty name"},
+		{"test.Nil", nil, `"test.Nil": nil handler`},
+		{"test.Upper", upper, `"test.Upper" registered twice`},
+	} {
+		if err := RegisterCustom(tt.name, tt.h); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("RegisterCustom(%q) = %v, want %q", tt.name, err, tt.want)
+		}
+	}
 	r := NewRegistry()
 	if err := r.UseCustom("upper", "test.Upper"); err != nil {
 		t.Fatal(err)

@@ -104,13 +104,26 @@ var (
 	custom   = map[string]Handler{}
 )
 
-// RegisterCustom makes a Go handler available to configs under name: a
-// config's `lookups: {mytype: name}` then registers it as type mytype.
-// Teams call it from an init function in their own build of stacker.
-func RegisterCustom(name string, h Handler) {
+// RegisterCustom makes a handler available to configs under name: a
+// config's `lookups: {mytype: name}` then registers it as type mytype. It
+// is what the public package github.com/stacker-go/stacker/lookup calls
+// (teams register from an init function in their own build of stacker); a
+// bridge to handlers written in another language registers the same way.
+// An empty name, a nil handler or a name already registered is an error.
+func RegisterCustom(name string, h Handler) error {
+	if name == "" {
+		return errors.New("custom lookup handler: empty name")
+	}
+	if h == nil {
+		return fmt.Errorf("custom lookup handler %q: nil handler", name)
+	}
 	customMu.Lock()
 	defer customMu.Unlock()
+	if _, dup := custom[name]; dup {
+		return fmt.Errorf("custom lookup handler %q registered twice", name)
+	}
 	custom[name] = h
+	return nil
 }
 
 // CustomNames returns the names given to RegisterCustom, sorted.
@@ -135,7 +148,7 @@ func (r *Registry) UseCustom(typ, handler string) error {
 		names := CustomNames()
 		msg := fmt.Sprintf("lookup handler %q is not built into this stacker binary", handler)
 		if len(names) == 0 {
-			return errors.New(msg + " (no custom lookup handlers are registered; a Go program registers them with lookup.RegisterCustom)")
+			return errors.New(msg + " (no custom lookup handlers are registered; a Go program registers them with lookup.Register from github.com/stacker-go/stacker/lookup)")
 		}
 		if sug := suggest.One(handler, names, 3); sug != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", sug)

@@ -12,7 +12,6 @@ import (
 	"github.com/stacker-go/stacker/internal/config"
 	"github.com/stacker-go/stacker/internal/deploy"
 	"github.com/stacker-go/stacker/internal/graph"
-	"github.com/stacker-go/stacker/internal/lookup"
 	"github.com/stacker-go/stacker/internal/target"
 	"github.com/stacker-go/stacker/internal/ui"
 )
@@ -62,18 +61,7 @@ func TestOneMFAPromptForThreeAccountsAndTwentyStacks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := lookup.NewRegistry()
-	g, err := graph.New(cfg, func(st *config.Stack) ([]string, error) {
-		var deps []string
-		for _, v := range st.Variables {
-			d, err := reg.Dependencies(v)
-			if err != nil {
-				return nil, err
-			}
-			deps = append(deps, d...)
-		}
-		return deps, nil
-	})
+	g, err := graph.FromConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +83,7 @@ func TestOneMFAPromptForThreeAccountsAndTwentyStacks(t *testing.T) {
 	var out bytes.Buffer
 	console := ui.NewConsole(strings.NewReader(""), &out, &out)
 	err = deploy.Build(context.Background(), deploy.Options{
-		Config: cfg, Graph: g, Lookups: reg, Targets: targets, Console: console,
+		Config: cfg, Graph: g, Targets: targets, Console: console,
 		Out: &out, ErrOut: &out, In: strings.NewReader(""),
 	})
 	s.out.Write(out.Bytes())
