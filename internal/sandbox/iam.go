@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/stacker-go/stacker/internal/sandbox/platform"
+	"github.com/stacker-go/stacker/internal/sandbox/policy"
 )
 
 // IAM error helpers (AWS's words).
@@ -498,6 +499,38 @@ func (i *iamAPI) RoleARN(account, name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// AssumeServiceRole implements platform.IAM: the role named by roleARN
+// must exist (with that exact ARN, path included) and its trust policy
+// must allow sts:AssumeRole to the service principal.
+func (i *iamAPI) AssumeServiceRole(roleARN, service, session string) (platform.Principal, bool) {
+	parts := strings.SplitN(roleARN, ":", 6)
+	if len(parts) != 6 || parts[2] != "iam" || !strings.HasPrefix(parts[5], "role/") {
+		return platform.Principal{}, false
+	}
+	acct, name := parts[4], parts[5][strings.LastIndex(parts[5], "/")+1:]
+	s := i.s()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	a := s.st.Accounts[acct]
+	if a == nil || a.Roles[name] == nil || a.Roles[name].ARN != roleARN {
+		return platform.Principal{}, false
+	}
+	ro := a.Roles[name]
+	d, err := cachedParse(ro.Trust)
+	if err != nil {
+		return platform.Principal{}, false
+	}
+	req := policy.Request{Action: "sts:AssumeRole", Resource: roleARN, Caller: policy.Caller{Service: service},
+		Context: map[string][]string{"aws:currenttime": {s.clock.Now().Format("2006-01-02T15:04:05Z")}}}
+	if d.Evaluate(req, true) != policy.Allowed {
+		return platform.Principal{}, false
+	}
+	return platform.Principal{
+		Account: acct, Kind: "assumed-role", RoleName: name, RoleARN: roleARN, SessionName: session,
+		ARN: "arn:aws:sts::" + acct + ":assumed-role/" + name + "/" + session, UserID: ro.ID + ":" + session,
+	}, true
 }
 
 // --- IAM query API ---------------------------------------------------------

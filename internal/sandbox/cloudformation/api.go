@@ -71,8 +71,9 @@ func (s *Service) parseS3URL(raw string) (bucket, key, version string, ok bool) 
 }
 
 // fetchTemplate reads a TemplateURL from the sandbox's S3 as the caller
-// (or, when that is denied, as the stack's service role).
-func (r *req) fetchTemplate(raw, roleARN string) (string, error) {
+// or, when that is denied and the operation has a service role, as the
+// role's session (role is the zero Principal without one).
+func (r *req) fetchTemplate(raw string, role platform.Principal) (string, error) {
 	bucket, key, version, ok := r.s.parseS3URL(raw)
 	if !ok {
 		return "", validation("TemplateURL must be a supported URL.")
@@ -81,16 +82,8 @@ func (r *req) fetchTemplate(raw, roleARN string) (string, error) {
 		return "", validation("TemplateURL must reference a valid S3 object to which you have access.")
 	}
 	b, err := r.s.p.S3.GetObjectAs(r.c.Principal, bucket, key, version)
-	if err != nil && roleARN != "" {
-		parts := strings.Split(roleARN, ":")
-		if len(parts) >= 6 {
-			roleName := parts[5][strings.LastIndex(parts[5], "/")+1:]
-			p := platform.Principal{
-				Account: parts[4], Kind: "assumed-role", RoleName: roleName, RoleARN: roleARN,
-				ARN: fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/AWSCloudFormation", parts[4], roleName), SessionName: "AWSCloudFormation",
-			}
-			b, err = r.s.p.S3.GetObjectAs(p, bucket, key, version)
-		}
+	if err != nil && role.RoleARN != "" {
+		b, err = r.s.p.S3.GetObjectAs(role, bucket, key, version)
 	}
 	if err != nil {
 		return "", validation("TemplateURL must reference a valid S3 object to which you have access.")
@@ -102,7 +95,7 @@ func (r *req) fetchTemplate(raw, roleARN string) (string, error) {
 }
 
 // templateSource returns the template body of a request.
-func (r *req) templateSource(prev *stack, roleARN string) (string, error) {
+func (r *req) templateSource(prev *stack, role platform.Principal) (string, error) {
 	body, hasBody := r.f["TemplateBody"]
 	u, hasURL := r.f["TemplateURL"]
 	usePrev := r.boolean("UsePreviousTemplate")
@@ -124,7 +117,7 @@ func (r *req) templateSource(prev *stack, roleARN string) (string, error) {
 		}
 		return body[0], nil
 	}
-	return r.fetchTemplate(u[0], roleARN)
+	return r.fetchTemplate(u[0], role)
 }
 
 // ---- submissions ----
@@ -139,6 +132,9 @@ type submission struct {
 	notif     []string
 	role      string
 	imports   []string
+	// actor is who the operation acts as (the service role's session or
+	// the caller).
+	actor platform.Principal
 }
 
 var iamTypes = map[string]string{
@@ -230,10 +226,19 @@ func (r *req) tags() ([]kv, bool, error) {
 // existing stack for updates.
 func (r *req) prepare(prev *stack, name, id string) (*submission, error) {
 	role := r.get("RoleARN")
+	passed := role != ""
 	if role == "" && prev != nil {
 		role = prev.RoleARN
 	}
-	body, err := r.templateSource(prev, role)
+	actor, err := r.serviceRole(role, passed)
+	if err != nil {
+		return nil, err
+	}
+	var rolePrincipal platform.Principal
+	if role != "" {
+		rolePrincipal = actor
+	}
+	body, err := r.templateSource(prev, rolePrincipal)
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +269,7 @@ func (r *req) prepare(prev *stack, name, id string) (*submission, error) {
 	if prev != nil && !tagsGiven {
 		tags = prev.Tags
 	}
-	sub := &submission{tmpl: t, body: body, params: params, tags: tags, tagsGiven: tagsGiven, caps: caps, notif: notif, role: role}
+	sub := &submission{tmpl: t, body: body, params: params, tags: tags, tagsGiven: tagsGiven, caps: caps, notif: notif, role: role, actor: actor}
 	// dry run: conditions, properties and outputs must evaluate
 	fake := &stack{ID: id, Name: name, Notif: notif}
 	res := map[string]*resource{}
@@ -333,7 +338,7 @@ func (r *req) createStack(w http.ResponseWriter) error {
 	}
 	policy := r.get("StackPolicyBody")
 	if policy == "" && r.get("StackPolicyURL") != "" {
-		b, err := r.fetchTemplate(r.get("StackPolicyURL"), "")
+		b, err := r.fetchTemplate(r.get("StackPolicyURL"), platform.Principal{})
 		if err != nil {
 			return err
 		}
@@ -363,7 +368,7 @@ func (r *req) createStack(w http.ResponseWriter) error {
 		ID: id, Name: name, Created: r.s.now(), Body: sub.body, Tmpl: sub.tmpl, Params: sub.params,
 		Tags: sub.tags, Caps: sub.caps, Notif: sub.notif, RoleARN: sub.role, Timeout: timeout,
 		DisableRollback: onFailure == "DO_NOTHING", TermProtection: r.boolean("EnableTerminationProtection"),
-		Policy: policy, Resources: map[string]*resource{}, DriftStatus: "NOT_CHECKED",
+		Policy: policy, Resources: map[string]*resource{}, DriftStatus: "NOT_CHECKED", Actor: &sub.actor,
 	}
 	rg := r.rg
 	rg.mu.Lock()
@@ -454,6 +459,8 @@ func firstNonEmpty(a ...string) string {
 func (st *stack) apply(sub *submission) {
 	st.Tmpl, st.Body, st.Params = sub.tmpl, sub.body, sub.params
 	st.Tags, st.Caps, st.Notif, st.RoleARN = sub.tags, sub.caps, sub.notif, sub.role
+	actor := sub.actor
+	st.Actor = &actor
 }
 
 // userInitiatedLocked moves a stack to status, "User Initiated", and
@@ -491,11 +498,27 @@ func (r *req) deleteStack(w http.ResponseWriter) error {
 		return err
 	}
 	rg := r.rg
+	// The deletion acts as the given service role, or the stack's, or the
+	// caller; a role that is gone or no longer trusts CloudFormation
+	// fails the call, as on AWS.
+	role := r.get("RoleARN")
+	passed := role != ""
+	rg.mu.RLock()
+	if st := rg.lookup(name); !passed && st != nil {
+		role = st.RoleARN
+	}
+	rg.mu.RUnlock()
 	rg.mu.Lock()
 	defer rg.mu.Unlock()
 	st := rg.lookup(name)
 	if st == nil || st.Status == "DELETE_COMPLETE" {
 		return r.s.write(w, r.c, nil)
+	}
+	rg.mu.Unlock()
+	actor, err := r.serviceRole(role, passed)
+	rg.mu.Lock()
+	if err != nil {
+		return err
 	}
 	if st.TermProtection {
 		return validation("Stack [%s] cannot be deleted while TerminationProtection is enabled", st.Name)
@@ -505,6 +528,10 @@ func (r *req) deleteStack(w http.ResponseWriter) error {
 		return validation("Invalid operation on stack [%s]. RetainResources can only be specified when stack is in DELETE_FAILED state", st.ID)
 	}
 	d := &deleteReq{retain: retain, token: r.get("ClientRequestToken")}
+	if passed {
+		st.RoleARN = role
+	}
+	st.Actor = &actor
 	switch {
 	case st.Status == "DELETE_IN_PROGRESS":
 	case st.busy:
@@ -923,7 +950,7 @@ func (r *req) summaryTemplate(action string) (*cfntemplate.Template, error) {
 	if err := r.authorize(action, "*"); err != nil {
 		return nil, err
 	}
-	body, err := r.templateSource(nil, "")
+	body, err := r.templateSource(nil, platform.Principal{})
 	if err != nil {
 		return nil, err
 	}
@@ -1006,7 +1033,7 @@ func (r *req) validateTemplate(w http.ResponseWriter) error {
 	if err := r.authorize("ValidateTemplate", "*"); err != nil {
 		return err
 	}
-	body, err := r.templateSource(nil, "")
+	body, err := r.templateSource(nil, platform.Principal{})
 	if err != nil {
 		return err
 	}
@@ -1037,7 +1064,7 @@ func (r *req) setStackPolicy(w http.ResponseWriter) error {
 	}
 	body := r.get("StackPolicyBody")
 	if body == "" && r.get("StackPolicyURL") != "" {
-		if body, err = r.fetchTemplate(r.get("StackPolicyURL"), ""); err != nil {
+		if body, err = r.fetchTemplate(r.get("StackPolicyURL"), platform.Principal{}); err != nil {
 			return err
 		}
 	}

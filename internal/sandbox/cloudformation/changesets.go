@@ -432,6 +432,12 @@ func (r *req) executeChangeSet(w http.ResponseWriter) error {
 	if err != nil {
 		return err
 	}
+	// The execution acts as the change set's service role (checked for
+	// iam:PassRole when the change set was created) or the caller.
+	actor, err := r.serviceRole(cs.RoleARN, false)
+	if err != nil {
+		return err
+	}
 	rg := r.rg
 	rg.mu.Lock()
 	defer rg.mu.Unlock()
@@ -453,7 +459,7 @@ func (r *req) executeChangeSet(w http.ResponseWriter) error {
 	cs.ExecStatus = "EXECUTE_IN_PROGRESS"
 	st.ChangeSetID = cs.ID
 	token := r.get("ClientRequestToken")
-	sub := &submission{tmpl: cs.Tmpl, body: cs.Body, params: cs.Params, tags: cs.Tags, tagsGiven: cs.TagsGiven, caps: cs.Caps, notif: cs.Notif, role: cs.RoleARN}
+	sub := &submission{tmpl: cs.Tmpl, body: cs.Body, params: cs.Params, tags: cs.Tags, tagsGiven: cs.TagsGiven, caps: cs.Caps, notif: cs.Notif, role: cs.RoleARN, actor: actor}
 	s := r.s
 	setExec := func() {
 		rg.mu.Lock()

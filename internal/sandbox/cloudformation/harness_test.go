@@ -443,3 +443,20 @@ func waitStable(t testing.TB, c *cfn.Client, name string) types.Stack {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// AssumeServiceRole: the role must exist and its trust policy name the service.
+func (f *fakeIAM) AssumeServiceRole(roleARN, service, session string) (platform.Principal, bool) {
+	parts := strings.Split(roleARN, ":")
+	if len(parts) != 6 {
+		return platform.Principal{}, false
+	}
+	name := parts[5][strings.LastIndex(parts[5], "/")+1:]
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.roles[parts[4]+"/"+name]
+	if !ok || !strings.Contains(r.AssumeRolePolicyDocument, service) {
+		return platform.Principal{}, false
+	}
+	return platform.Principal{Account: parts[4], Kind: "assumed-role", RoleName: name, RoleARN: roleARN, SessionName: session,
+		ARN: "arn:aws:sts::" + parts[4] + ":assumed-role/" + name + "/" + session}, true
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stacker-go/stacker/internal/sandbox/cloudformation/cfntemplate"
+	"github.com/stacker-go/stacker/internal/sandbox/platform"
 )
 
 // kv is a tag.
@@ -107,6 +108,9 @@ type stack struct {
 	DriftID         string                `json:"drift_id,omitempty"`
 	DriftCount      int                   `json:"drift_count,omitempty"`
 	ParentID        string                `json:"parent,omitempty"`
+	// Actor is who the stack's operations act as: the session of its
+	// service role, or the principal that started the operation.
+	Actor *platform.Principal `json:"actor,omitempty"`
 
 	busy        bool
 	done        chan struct{}

@@ -165,11 +165,11 @@ func (r *run) wait(typ string, ph *phase) bool {
 
 func (r *run) failure(logical, typ, operation string) (string, bool) {
 	if r.s.p == nil || r.s.p.Faults == nil {
-		return "", false
+		return r.denied(logical, typ, operation)
 	}
 	rule, ok := r.s.p.Faults.MatchFailure(r.rg.Account, r.rg.Region, r.st.Name, logical, typ, operation)
 	if !ok {
-		return "", false
+		return r.denied(logical, typ, operation)
 	}
 	msg := rule.Message
 	if msg == "" {

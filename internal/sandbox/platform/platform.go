@@ -103,6 +103,11 @@ type IAM interface {
 	DeleteInstanceProfile(account, name string) error
 	// RoleARN returns the ARN of an existing role, for GetAtt.
 	RoleARN(account, name string) (string, bool)
+	// AssumeServiceRole is a service (servicePrincipal, e.g.
+	// "cloudformation.amazonaws.com") assuming the role roleARN: ok is
+	// false unless the role exists and its trust policy allows the service.
+	// The principal is the role's session named session.
+	AssumeServiceRole(roleARN, servicePrincipal, session string) (p Principal, ok bool)
 }
 
 // BucketSpec describes a bucket created by a stack.
