@@ -14,12 +14,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/stacker-go/stacker/internal/target/ec2query"
 )
 
 // awsConfig returns the consuming stack's aws.Config for region ("" = the
@@ -413,7 +413,7 @@ type amiQuery struct {
 	nameRE    *regexp.Regexp
 	nameRaw   string
 	execUsers []string
-	filters   []ec2types.Filter
+	filters   []ec2query.Filter
 }
 
 func parseAMI(value string) (amiQuery, error) {
@@ -429,7 +429,7 @@ func parseAMI(value string) (amiQuery, error) {
 		case "executable_users":
 			q.execUsers = strings.Split(v, ",")
 		default:
-			q.filters = append(q.filters, ec2types.Filter{Name: aws.String(k), Values: strings.Split(v, ",")})
+			q.filters = append(q.filters, ec2query.Filter{Name: k, Values: strings.Split(v, ",")})
 		}
 	}
 	if len(q.owners) == 0 {
@@ -470,23 +470,16 @@ func (amiHandler) Handle(ctx context.Context, data string, env *Env) (any, error
 	if !ok {
 		return placeholder("ami", data), nil
 	}
-	in := &ec2.DescribeImagesInput{Owners: q.owners, ExecutableUsers: q.execUsers, Filters: q.filters}
-	var images []ec2types.Image
-	p := ec2.NewDescribeImagesPaginator(ec2.NewFromConfig(cfg), in)
-	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("describe images (region %s): %w", cfg.Region, err)
-		}
-		images = append(images, out.Images...)
+	in := &ec2query.DescribeImagesInput{Owners: q.owners, ExecutableUsers: q.execUsers, Filters: q.filters}
+	images, err := ec2query.NewFromConfig(cfg).AllImages(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("describe images (region %s): %w", cfg.Region, err)
 	}
 	// Newest first; CreationDate is ISO 8601, so text order is time order.
-	sort.SliceStable(images, func(i, j int) bool {
-		return aws.ToString(images[i].CreationDate) > aws.ToString(images[j].CreationDate)
-	})
+	sort.SliceStable(images, func(i, j int) bool { return images[i].CreationDate > images[j].CreationDate })
 	for _, im := range images {
-		if q.nameRE.MatchString(aws.ToString(im.Name)) {
-			return aws.ToString(im.ImageId), nil
+		if q.nameRE.MatchString(im.Name) {
+			return im.ImageID, nil
 		}
 	}
 	return nil, fmt.Errorf("Unable to find ec2 image with search string: %s", strings.TrimSpace(value))

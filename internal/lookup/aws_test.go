@@ -13,13 +13,13 @@ import (
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
+
+	"github.com/stacker-go/stacker/internal/target/ec2query"
 )
 
 // fakeAWS answers SDK calls in-process: a middleware at the front of the
@@ -93,20 +93,20 @@ func TestAWSHandlers(t *testing.T) {
 				"net": &ddbtypes.AttributeValueMemberM{Value: map[string]ddbtypes.AttributeValue{
 					"cidr": &ddbtypes.AttributeValueMemberS{Value: "10.0.0.0/16"}}},
 			}}, nil
-		case *ec2.DescribeImagesInput:
+		case *ec2query.DescribeImagesInput:
 			if !reflect.DeepEqual(in.Owners, []string{"self", "amazon"}) {
 				return nil, fmt.Errorf("owners = %v", in.Owners)
 			}
 			for _, f := range in.Filters {
-				if aws.ToString(f.Name) == "architecture" && f.Values[0] != "x86_64" {
+				if f.Name == "architecture" && f.Values[0] != "x86_64" {
 					return nil, fmt.Errorf("filter = %v", f.Values)
 				}
 			}
-			return &ec2.DescribeImagesOutput{Images: []ec2types.Image{
-				{ImageId: aws.String("ami-old"), Name: aws.String("web-1"), CreationDate: aws.String("2020-01-01T00:00:00.000Z")},
-				{ImageId: aws.String("ami-new"), Name: aws.String("web-2"), CreationDate: aws.String("2024-01-01T00:00:00.000Z")},
-				{ImageId: aws.String("ami-other"), Name: aws.String("db-9"), CreationDate: aws.String("2025-01-01T00:00:00.000Z")},
-				{ImageId: aws.String("ami-prefix"), Name: aws.String("web-3-beta"), CreationDate: aws.String("2025-01-01T00:00:00.000Z")},
+			return &ec2query.DescribeImagesOutput{Images: []ec2query.Image{
+				{ImageID: "ami-old", Name: "web-1", CreationDate: "2020-01-01T00:00:00.000Z"},
+				{ImageID: "ami-new", Name: "web-2", CreationDate: "2024-01-01T00:00:00.000Z"},
+				{ImageID: "ami-other", Name: "db-9", CreationDate: "2025-01-01T00:00:00.000Z"},
+				{ImageID: "ami-prefix", Name: "web-3-beta", CreationDate: "2025-01-01T00:00:00.000Z"},
 			}}, nil
 		}
 		return nil, fmt.Errorf("unexpected call %T", in)
