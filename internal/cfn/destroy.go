@@ -78,8 +78,7 @@ func (p *Provider) destroy(ctx context.Context, s *DestroySpec, report func(engi
 		return interrupted(err, last)
 	}
 	if left != nil {
-		reason := p.RollbackReason(ctx, left, submitted)
-		s.Deps.failure(p, s.Name, s.FQN, event.DeleteFailed, reason)
+		reason := s.Deps.failure(ctx, p, s.Name, s.FQN, event.DeleteFailed, left, submitted)
 		return failed(fmt.Sprintf("%s: %s", left.Status, reason))
 	}
 	return Outcome{Status: engine.Status{State: engine.Complete, Reason: ReasonDestroyed}}

@@ -169,9 +169,12 @@ func (d *StackDeps) message(p *Provider, name, fqn, format string, args ...any) 
 	d.emit(event.Message{Time: p.now(), Stack: d.stack(name, fqn), Text: fmt.Sprintf(format, args...)})
 }
 
-// failure emits the root cause of a CloudFormation failure.
-func (d *StackDeps) failure(p *Provider, name, fqn string, kind event.FailureKind, reason string) {
-	d.emit(event.FailureReason{Time: p.now(), Stack: d.stack(name, fqn), Kind: kind, Reason: reason})
+// failure emits the root cause of a CloudFormation failure, read from the
+// stack's events since a time, and returns its text.
+func (d *StackDeps) failure(ctx context.Context, p *Provider, name, fqn string, kind event.FailureKind, st *Stack, since time.Time) string {
+	reason, res := p.rollbackCause(ctx, st, since)
+	d.emit(event.FailureReason{Time: p.now(), Stack: d.stack(name, fqn), Kind: kind, Reason: reason, Resource: res})
+	return reason
 }
 
 // tailer returns the resource-event tail of a stack, nil without Tail.
@@ -314,8 +317,7 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 			return o
 		}
 		if gone != nil {
-			reason := p.RollbackReason(ctx, gone, time.Time{})
-			s.Deps.failure(p, s.Name, s.FQN, event.Rollback, reason)
+			s.Deps.failure(ctx, p, s.Name, s.FQN, event.Rollback, gone, time.Time{})
 			return failed(ReasonDestroyingRe)
 		}
 		recreate = st.Status != "REVIEW_IN_PROGRESS"
@@ -406,13 +408,13 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 	case "CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE":
 		return Outcome{Status: engine.Status{State: engine.Complete, Reason: reason}, Outputs: final.Outputs}
 	case "ROLLBACK_COMPLETE":
-		s.Deps.failure(p, s.Name, s.FQN, event.Rollback, p.RollbackReason(ctx, final, submitted))
+		s.Deps.failure(ctx, p, s.Name, s.FQN, event.Rollback, final, submitted)
 		return failed(ReasonRolledNew)
 	case "UPDATE_ROLLBACK_COMPLETE":
-		s.Deps.failure(p, s.Name, s.FQN, event.Rollback, p.RollbackReason(ctx, final, submitted))
+		s.Deps.failure(ctx, p, s.Name, s.FQN, event.Rollback, final, submitted)
 		return failed(ReasonRolledUpdate)
 	default:
-		s.Deps.failure(p, s.Name, s.FQN, event.Rollback, p.RollbackReason(ctx, final, submitted))
+		s.Deps.failure(ctx, p, s.Name, s.FQN, event.Rollback, final, submitted)
 		return failed(reason)
 	}
 }

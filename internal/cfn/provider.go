@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/stacker-go/stacker/internal/event"
 	"golang.org/x/time/rate"
 )
 
@@ -240,11 +241,11 @@ func (p *Provider) Events(ctx context.Context, stack string) ([]Event, error) {
 	return evs, nil
 }
 
-// RollbackReason finds why a stack failed from its events since a time: the
-// first failed resource with a reason (the root cause), else the reason of
-// the stack's ROLLBACK_IN_PROGRESS / UPDATE_ROLLBACK_IN_PROGRESS event, else
-// the stack's status reason.
-func (p *Provider) RollbackReason(ctx context.Context, st *Stack, since time.Time) string {
+// rollbackCause finds why a stack failed from its events since a time: the
+// first failed resource with a reason (the root cause, returned with its
+// event), else the reason of the stack's ROLLBACK_IN_PROGRESS /
+// UPDATE_ROLLBACK_IN_PROGRESS event, else the stack's status reason.
+func (p *Provider) rollbackCause(ctx context.Context, st *Stack, since time.Time) (string, event.FailedResource) {
 	evs, err := p.Events(ctx, st.ID)
 	if err == nil {
 		for _, e := range evs {
@@ -252,17 +253,17 @@ func (p *Provider) RollbackReason(ctx context.Context, st *Stack, since time.Tim
 				continue
 			}
 			if strings.HasSuffix(e.Status, "_FAILED") && !strings.Contains(e.Reason, "Resource creation cancelled") {
-				return e.LogicalID + ": " + e.Reason
+				return e.LogicalID + ": " + e.Reason, event.FailedResource{EventTime: e.Time, LogicalID: e.LogicalID, ResourceType: e.ResourceType, Status: e.Status, Reason: e.Reason}
 			}
 		}
 		for _, e := range evs {
 			if !e.Time.Before(since) && e.StackLevel && e.Reason != "" &&
 				(e.Status == "ROLLBACK_IN_PROGRESS" || e.Status == "UPDATE_ROLLBACK_IN_PROGRESS" || strings.HasSuffix(e.Status, "_FAILED")) {
-				return e.Reason
+				return e.Reason, event.FailedResource{}
 			}
 		}
 	}
-	return st.StatusReason
+	return st.StatusReason, event.FailedResource{}
 }
 
 // tailer prints each new event once.

@@ -57,8 +57,12 @@ type Options struct {
 	// Force names locked stacks to update anyway (build --force NAME).
 	Force []string
 	// MaxParallel caps stacks in flight (-j); 0 means only the graph limits it.
-	MaxParallel      int
-	Tail             bool
+	MaxParallel int
+	Tail        bool
+	// Resources asks for ResourceEvents on Events even without Tail (a
+	// live view showing the resource changing); the renderer decides
+	// whether to print them.
+	Resources        bool
 	RecreateFailed   bool
 	Interactive      bool
 	ReplacementsOnly bool

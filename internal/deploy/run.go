@@ -146,7 +146,7 @@ func (r *run) stackDeps(st *config.Stack, prepare func(ctx context.Context) (*cf
 		Prepare:      prepare,
 		CheckAccount: r.guard(st),
 		Events:       r.events,
-		Tail:         r.o.Tail,
+		Tail:         r.o.Tail || r.o.Resources,
 	}
 }
 
@@ -292,7 +292,40 @@ func (r *run) started(order []string, deps func(string) []string, isTarget func(
 }
 
 func (r *run) statusEvent(name string, s engine.Status) event.StackStatus {
-	return event.StackStatus{Time: r.now(), Stack: r.stackRef(name), State: s.State, Reason: s.Reason, Err: s.Err}
+	return event.StackStatus{Time: r.now(), Stack: r.stackRef(name), State: s.State, Reason: s.Reason, Err: s.Err, Outcome: outcome(r.action, s)}
+}
+
+// outcome is what an action did to a stack, from its status ("" while it
+// is not done). The reasons matched are the provider's own constants.
+func outcome(action event.Action, s engine.Status) event.Outcome {
+	switch s.State {
+	case engine.Pending:
+		if s.Reason == engine.ReasonInterrupted {
+			return event.OutcomeCancelled
+		}
+	case engine.Failed:
+		if s.Reason == engine.ReasonInterrupted {
+			return event.OutcomeCancelled
+		}
+		return event.OutcomeFailed
+	case engine.Skipped:
+		if s.Reason == cfn.ReasonNoChange {
+			return event.OutcomeUnchanged
+		}
+		return event.OutcomeSkipped
+	case engine.Complete:
+		switch action {
+		case event.Destroy:
+			return event.OutcomeDeleted
+		case event.Diff:
+			return event.OutcomeCompared
+		}
+		if s.Reason == cfn.ReasonUpdating {
+			return event.OutcomeUpdated
+		}
+		return event.OutcomeCreated
+	}
+	return ""
 }
 
 // walk runs the engine over the graph's nodes and emits a StackStatus

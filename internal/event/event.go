@@ -190,7 +190,29 @@ type StackStatus struct {
 	// FailureReason event). Its text may be longer than Reason (a bucket
 	// policy hint, for example).
 	Err error
+	// Outcome is what the run did to the stack, once it is done ("" while
+	// it is not).
+	Outcome Outcome
 }
+
+// Outcome is what a run did to a stack that is done, as end-of-run
+// summaries count them.
+type Outcome string
+
+// Outcomes.
+const (
+	OutcomeCreated   Outcome = "created"   // build: a new (or re-created) stack
+	OutcomeUpdated   Outcome = "updated"   // build: an existing stack changed
+	OutcomeUnchanged Outcome = "unchanged" // build: nothing to change (nochange)
+	OutcomeDeleted   Outcome = "deleted"   // destroy: the stack is gone
+	OutcomeCompared  Outcome = "compared"  // diff: the stack was compared
+	OutcomeSkipped   Outcome = "skipped"   // locked, disabled, does not exist
+	OutcomeFailed    Outcome = "failed"    // the stack failed (or a dependency did)
+	OutcomeCancelled Outcome = "cancelled" // the run was interrupted before it finished
+)
+
+// Outcomes lists every outcome in the order summaries print them.
+var Outcomes = []Outcome{OutcomeCreated, OutcomeUpdated, OutcomeUnchanged, OutcomeDeleted, OutcomeCompared, OutcomeSkipped, OutcomeFailed, OutcomeCancelled}
 
 // When implements Event.
 func (e StackStatus) When() time.Time { return e.Time }
@@ -238,6 +260,19 @@ type FailureReason struct {
 	Stack
 	Kind   FailureKind
 	Reason string
+	// Resource is the first failed resource event the reason comes from;
+	// its LogicalID is "" when the reason is the stack's own.
+	Resource FailedResource
+}
+
+// FailedResource is the CloudFormation event of the first resource that
+// failed in a stack.
+type FailedResource struct {
+	EventTime    time.Time
+	LogicalID    string
+	ResourceType string
+	Status       string
+	Reason       string
 }
 
 // When implements Event.
