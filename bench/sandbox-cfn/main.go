@@ -51,6 +51,7 @@ func (noFaults) MatchFailure(string, string, string, string, string, string) (pl
 	return platform.FailureRule{}, false
 }
 func (noFaults) Latency(string, string) time.Duration { return 0 }
+func (noFaults) StackLatency(string) time.Duration    { return 0 }
 
 func main() {
 	n := flag.Int("n", 20000, "create-and-wait cycles to time")

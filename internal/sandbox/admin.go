@@ -156,6 +156,20 @@ func (s *Server) ClearFailureRules(id string) bool { return s.faults.ClearFailur
 // AddThrottleRule adds a throttling rule.
 func (s *Server) AddThrottleRule(t ThrottleRule) ThrottleRule { return s.faults.AddThrottle(t) }
 
+// SetFaults replaces the random fault settings (rates, rules, seed).
+func (s *Server) SetFaults(fs FaultSpec) error { return s.faults.SetFaults(fs) }
+
+// SetLatency replaces the latency model.
+func (s *Server) SetLatency(m platform.LatencyModel) { s.faults.SetLatency(m) }
+
+// Stats returns the per-action counters of calls, throttles, injected
+// errors and dropped connections since the start (or the last ClearStats
+// or Reset).
+func (s *Server) Stats() []ActionStats { return s.faults.Stats() }
+
+// ClearStats zeroes the per-action counters.
+func (s *Server) ClearStats() { s.faults.ClearStats() }
+
 // RequestLog returns entries with Seq > since.
 func (s *Server) RequestLog(since uint64) []LogEntry { return s.reqLog.since(since) }
 
@@ -218,6 +232,8 @@ func init() {
 		"DELETE log":         func(a *adminReq) { a.s.reqLog.clear(); a.ok() },
 		"POST tamper":        adminTamper,
 		"POST snapshot":      adminSnapshot,
+		"GET stats":          func(a *adminReq) { a.reply(200, a.s.Stats()) },
+		"DELETE stats":       func(a *adminReq) { a.s.ClearStats(); a.ok() },
 	}
 }
 
@@ -371,7 +387,10 @@ func adminSetFaults(a *adminReq) {
 	if !a.decode(&fs) {
 		return
 	}
-	a.s.faults.SetFaults(fs)
+	if err := a.s.SetFaults(fs); err != nil {
+		a.fail(400, "%v", err)
+		return
+	}
 	a.reply(200, fs)
 }
 

@@ -24,6 +24,23 @@ type faultState struct {
 	faults    FaultSpec
 	rnd       *rand.Rand
 	seq       int
+	stats     map[statKey]*ActionStats
+}
+
+type statKey struct{ service, action string }
+
+// ActionStats counts the calls of one action and the faults they got.
+type ActionStats struct {
+	Service string `json:"service"`
+	Action  string `json:"action"`
+	// Calls counts every authenticated call, faulted ones included.
+	Calls int64 `json:"calls"`
+	// Throttled counts throttling answers (rate limits and injected).
+	Throttled int64 `json:"throttled"`
+	// Errors counts injected 5xx answers.
+	Errors int64 `json:"errors"`
+	// Dropped counts connections closed without a response.
+	Dropped int64 `json:"dropped"`
 }
 
 type failureRule struct {
@@ -50,6 +67,7 @@ func (f *faultState) reset(spec *Spec) {
 		f.addThrottleLocked(t)
 	}
 	f.limiters = map[string]*rate.Limiter{}
+	f.stats = map[statKey]*ActionStats{}
 	f.latency = spec.Latency
 	f.faults = spec.Faults
 	f.rnd = rand.New(rand.NewSource(spec.Faults.Seed))
@@ -161,6 +179,48 @@ func (f *faultState) Latency(stack, resourceType string) time.Duration {
 	return d
 }
 
+// StackLatency implements platform.Faults.
+func (f *faultState) StackLatency(stack string) time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m := f.latency
+	var d time.Duration
+	for _, g := range sortedKeys(m.StackTime) {
+		if globMatch(g, stack) {
+			d = m.StackTime[g]
+			break
+		}
+	}
+	if m.Scale > 0 {
+		d = time.Duration(float64(d) * m.Scale)
+	}
+	return d
+}
+
+// Stats returns the per-action counters, sorted by service and action.
+func (f *faultState) Stats() []ActionStats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]ActionStats, 0, len(f.stats))
+	for _, st := range f.stats {
+		out = append(out, *st)
+	}
+	sortStable(out, func(a, b ActionStats) bool {
+		if a.Service != b.Service {
+			return a.Service < b.Service
+		}
+		return a.Action < b.Action
+	})
+	return out
+}
+
+// ClearStats zeroes the counters.
+func (f *faultState) ClearStats() {
+	f.mu.Lock()
+	f.stats = map[statKey]*ActionStats{}
+	f.mu.Unlock()
+}
+
 // SetLatency replaces the latency model.
 func (f *faultState) SetLatency(m platform.LatencyModel) {
 	f.mu.Lock()
@@ -197,17 +257,42 @@ func (f *faultState) ClearThrottles(id string) bool {
 }
 
 // SetFaults replaces the random fault rates (and reseeds).
-func (f *faultState) SetFaults(fs FaultSpec) {
+func (f *faultState) SetFaults(fs FaultSpec) error {
+	if err := fs.validate(); err != nil {
+		return err
+	}
 	f.mu.Lock()
 	f.faults = fs
 	f.rnd = rand.New(rand.NewSource(fs.Seed))
 	f.mu.Unlock()
+	return nil
 }
 
-// decide returns "throttle", "error", "drop" or "".
+// decide returns "throttle", "error", "drop" or "" for a call, and counts
+// it.
 func (f *faultState) decide(account, region, service, action string) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	k := statKey{service, action}
+	st := f.stats[k]
+	if st == nil {
+		st = &ActionStats{Service: service, Action: action}
+		f.stats[k] = st
+	}
+	st.Calls++
+	kind := f.decideLocked(account, region, service, action)
+	switch kind {
+	case "throttle":
+		st.Throttled++
+	case "error":
+		st.Errors++
+	case "drop":
+		st.Dropped++
+	}
+	return kind
+}
+
+func (f *faultState) decideLocked(account, region, service, action string) string {
 	for _, t := range f.throttles {
 		if (t.Account != "" && t.Account != account) || (t.Region != "" && t.Region != region) ||
 			!globMatch(t.Service, service) || !globMatch(t.Action, action) {
@@ -230,6 +315,15 @@ func (f *faultState) decide(account, region, service, action string) string {
 			if !l.Allow() {
 				return "throttle"
 			}
+		}
+	}
+	for _, r := range f.faults.Rules {
+		if (r.Account != "" && r.Account != account) || (r.Region != "" && r.Region != region) ||
+			!globMatch(r.Service, service) || !globMatch(r.Action, action) {
+			continue
+		}
+		if r.Rate > 0 && f.rnd.Float64() < r.Rate {
+			return r.Kind
 		}
 	}
 	if f.faults.DropRate > 0 && f.rnd.Float64() < f.faults.DropRate {
@@ -355,3 +449,11 @@ func (s *Server) logRequest(rc *reqCtx, w *statusWriter, start time.Time) {
 
 // timeNowMinus converts a sandbox-clock start into wall time for durations.
 func timeNowMinus(s *Server, start time.Time) time.Time { return start.Add(-s.clock.Offset()) }
+
+// DescribeRateLimit is the rate limit CloudFormation is reported to apply to
+// Describe* calls: 5 calls per second with a burst of 10, per account,
+// region and action. Add it with AddThrottleRule or list it under
+// throttling: in the spec.
+func DescribeRateLimit() ThrottleRule {
+	return ThrottleRule{Service: "cloudformation", Action: "Describe*", Rate: 5, Burst: 10}
+}

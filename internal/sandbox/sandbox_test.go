@@ -54,6 +54,12 @@ func TestLoadSpecExample(t *testing.T) {
 	if d := srv.faults.Latency("slow-app", "AWS::S3::Bucket"); d != 500*time.Millisecond {
 		t.Errorf("latency by stack = %v", d)
 	}
+	if d := srv.faults.StackLatency("slow-app"); d != 3*time.Second {
+		t.Errorf("stack time = %v", d)
+	}
+	if len(s.Faults.Rules) != 4 || s.Faults.Rules[3].Kind != "throttle" || s.Faults.Rules[3].Service != "s3" {
+		t.Errorf("fault rules %+v", s.Faults.Rules)
+	}
 	if r, ok := srv.faults.MatchFailure("222222222222", "us-east-1", "prod-vpc", "VPC", "AWS::EC2::VPC", "create"); !ok || r.ID != "vpc-fails" {
 		t.Errorf("failure rule not matched")
 	}
@@ -71,6 +77,8 @@ func TestSpecErrors(t *testing.T) {
 		"bad policy":      "accounts: [{name: a, id: '111111111111', roles: [{name: r, trust_policy: '{}'}]}]",
 		"no accounts":     "accounts: []",
 		"bad bucket name": "accounts: [{name: a, id: '111111111111', buckets: [{name: 'UPPER'}]}]",
+		"bad fault kind":  "accounts: [{name: a, id: '111111111111'}]\nfaults: {rules: [{kind: slow, rate: 0.1}]}",
+		"bad fault rate":  "accounts: [{name: a, id: '111111111111'}]\nfaults: {rules: [{kind: drop, rate: 2}]}",
 	} {
 		if _, err := ParseSpec([]byte(y), name); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -113,6 +113,24 @@ type FaultSpec struct {
 	// DropRate is the fraction of calls whose connection is closed
 	// without a response.
 	DropRate float64 `yaml:"drop_rate" json:"drop_rate,omitempty"`
+	// Rules inject one kind of fault into the matching calls only, each at
+	// its own rate, drawn from the same seeded generator.
+	Rules []FaultRule `yaml:"rules" json:"rules,omitempty"`
+}
+
+// FaultRule injects one kind of fault at a rate into the calls it matches
+// (account, region, service and action; service and action are globs,
+// empty matches all).
+type FaultRule struct {
+	// Kind is "throttle" (400 Throttling "Rate exceeded"; S3: 503
+	// SlowDown), "error" (500 InternalFailure; S3: InternalError) or
+	// "drop" (the connection is closed without a response).
+	Kind    string  `yaml:"kind" json:"kind"`
+	Account string  `yaml:"account" json:"account,omitempty"`
+	Region  string  `yaml:"region" json:"region,omitempty"`
+	Service string  `yaml:"service" json:"service,omitempty"`
+	Action  string  `yaml:"action" json:"action,omitempty"`
+	Rate    float64 `yaml:"rate" json:"rate"` // fraction of matching calls, 0 to 1
 }
 
 // PolicyDoc is a policy document given in YAML as a mapping or as a JSON
@@ -205,6 +223,9 @@ var (
 
 // Validate checks names, ids and policies.
 func (s *Spec) Validate() error {
+	if err := s.Faults.validate(); err != nil {
+		return err
+	}
 	if len(s.Accounts) == 0 {
 		return fmt.Errorf("spec declares no accounts")
 	}
@@ -289,5 +310,22 @@ func (p *PolicyDoc) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*p = PolicyDoc(b)
+	return nil
+}
+
+func (f FaultSpec) validate() error {
+	for i, r := range f.Rules {
+		switch r.Kind {
+		case "throttle", "error", "drop":
+		default:
+			return fmt.Errorf("faults.rules[%d]: kind %q is not throttle, error or drop", i, r.Kind)
+		}
+		if r.Rate < 0 || r.Rate > 1 {
+			return fmt.Errorf("faults.rules[%d]: rate %v is not between 0 and 1", i, r.Rate)
+		}
+	}
+	if f.ErrorRate < 0 || f.ErrorRate > 1 || f.DropRate < 0 || f.DropRate > 1 {
+		return fmt.Errorf("faults: error_rate and drop_rate must be between 0 and 1")
+	}
 	return nil
 }

@@ -328,6 +328,8 @@ func (f *fakeFaults) MatchFailure(account, region, stack, logical, typ, op strin
 
 func globOK(p, s string) bool { ok, _ := path.Match(p, s); return ok }
 
+func (f *fakeFaults) StackLatency(stack string) time.Duration { return 0 }
+
 func (f *fakeFaults) Latency(stack, typ string) time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()

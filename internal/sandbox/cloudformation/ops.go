@@ -808,6 +808,28 @@ func (s *Service) finish(rg *region, st *stack) {
 	}
 }
 
+// stackWait waits the stack's backend time (the latency model's
+// StackTime) on the sandbox clock, or until the operation is cancelled.
+func (s *Service) stackWait(stack string, cancel <-chan struct{}) {
+	if s.p == nil || s.p.Faults == nil {
+		return
+	}
+	d := s.p.Faults.StackLatency(stack)
+	if d <= 0 {
+		return
+	}
+	var ch <-chan timeT
+	if s.p.Clock != nil {
+		ch = s.p.Clock.After(d)
+	} else {
+		ch = afterReal(d)
+	}
+	select {
+	case <-ch:
+	case <-cancel:
+	}
+}
+
 // startLocked marks the stack busy and runs f in a goroutine (rg.mu held).
 func (s *Service) startLocked(rg *region, st *stack, f func(cancel <-chan struct{})) {
 	st.busy = true
@@ -827,6 +849,7 @@ func (s *Service) startLocked(rg *region, st *stack, f func(cancel <-chan struct
 				rg.mu.Unlock()
 			}
 		}()
+		s.stackWait(st.Name, cancel)
 		f(cancel)
 	}()
 }

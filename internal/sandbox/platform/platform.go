@@ -164,6 +164,11 @@ type LatencyModel struct {
 	ByType map[string]time.Duration `json:"by_type,omitempty" yaml:"by_type,omitempty"`
 	// ByStack overrides per stack name glob.
 	ByStack map[string]time.Duration `json:"by_stack,omitempty" yaml:"by_stack,omitempty"`
+	// StackTime is the backend time of a whole stack operation, per stack
+	// name glob: the operation waits this long (on the sandbox clock)
+	// before its resources start, so a stack's create, update or delete
+	// takes StackTime plus its resources' latencies. Scale applies.
+	StackTime map[string]time.Duration `json:"stack_time,omitempty" yaml:"stack_time,omitempty"`
 	// Scale multiplies every latency (0 is treated as 1; use a tiny value for ~0).
 	Scale float64 `json:"scale,omitempty" yaml:"scale,omitempty"`
 }
@@ -173,6 +178,8 @@ type Faults interface {
 	// MatchFailure returns the first rule matching and consumes one use of it.
 	MatchFailure(account, region, stack, logicalID, resourceType, operation string) (FailureRule, bool)
 	Latency(stack, resourceType string) time.Duration
+	// StackLatency is the backend time of a stack operation (LatencyModel.StackTime).
+	StackLatency(stack string) time.Duration
 }
 
 // APIError is an error in AWS's terms; the server writes it in the

@@ -229,6 +229,23 @@ func (a *Admin) AddThrottleRule(r sandbox.ThrottleRule) sandbox.ThrottleRule {
 // ClearThrottleRules removes all throttling rules.
 func (a *Admin) ClearThrottleRules() { a.call(http.MethodDelete, "throttles", nil, nil) }
 
+// SetFaults replaces the seeded random faults (global rates and per-kind
+// rules); a zero FaultSpec turns them off.
+func (a *Admin) SetFaults(fs sandbox.FaultSpec) { a.call(http.MethodPut, "faults", fs, nil) }
+
+// SetLatency replaces the latency model (resource, type, stack times).
+func (a *Admin) SetLatency(m platform.LatencyModel) { a.call(http.MethodPut, "latency", m, nil) }
+
+// Stats returns the per-action counters of calls and faults.
+func (a *Admin) Stats() []sandbox.ActionStats {
+	var out []sandbox.ActionStats
+	a.call(http.MethodGet, "stats", nil, &out)
+	return out
+}
+
+// ClearStats zeroes the per-action counters.
+func (a *Admin) ClearStats() { a.call(http.MethodDelete, "stats", nil, nil) }
+
 // RequestLog returns the request log.
 func (a *Admin) RequestLog() []sandbox.LogEntry {
 	var out []sandbox.LogEntry
