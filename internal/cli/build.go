@@ -20,9 +20,9 @@ type BuildOptions struct {
 	DumpSet     bool   // --dump was given (an empty DIR is an error)
 }
 
-func newBuildCmd(stdio IO) *cobra.Command { return newBuildCmdWith(stdio, runBuild) }
+func newBuildCmd(f *Factory) *cobra.Command { return newBuildCmdWith(f, runBuild) }
 
-func newBuildCmdWith(stdio IO, runF func(context.Context, IO, *BuildOptions) error) *cobra.Command {
+func newBuildCmdWith(f *Factory, runF func(context.Context, *Factory, *BuildOptions) error) *cobra.Command {
 	o := &BuildOptions{}
 	cmd := &cobra.Command{
 		Use:   "build [environment] config",
@@ -32,16 +32,16 @@ func newBuildCmdWith(stdio IO, runF func(context.Context, IO, *BuildOptions) err
 --outline prints the plan and --dump DIR renders the templates into DIR;
 neither makes any AWS call.`,
 		Args: positionalArgs,
-		RunE: o.Common.runE(stdio, o.validate, func(ctx context.Context) error { return runF(ctx, stdio, o) }),
+		RunE: o.Common.runE(f, o.validate, func(ctx context.Context) error { return runF(ctx, f, o) }),
 	}
-	addCommonFlags(cmd, &o.Common, true)
-	f := cmd.Flags()
-	f.BoolVarP(&o.Outline, "outline", "o", false, "print the plan outline on stderr and exit (no AWS calls)")
-	f.StringArrayVar(&o.Force, "force", nil, "update this locked stack anyway (repeatable)")
+	addCommonFlags(cmd, &o.Common, buildFlags)
+	fl := cmd.Flags()
+	fl.BoolVarP(&o.Outline, "outline", "o", false, "print the plan outline on stderr and exit (no AWS calls)")
+	fl.StringArrayVar(&o.Force, "force", nil, "update the locked stack `NAME` anyway (repeatable)")
 	addStacksFlag(cmd, &o.Stacks, true, "only this stack or target and its dependencies")
-	f.IntVarP(&o.MaxParallel, "max-parallel", "j", 0, "at most N stacks in flight (0 = no limit)")
-	f.BoolVarP(&o.Tail, "tail", "t", false, "print stack events while stacks change")
-	f.StringVarP(&o.Dump, "dump", "d", "", "render every template into `DIR` and exit (no AWS calls)")
+	fl.IntVarP(&o.MaxParallel, "max-parallel", "j", 0, "at most `N` stacks in flight (0 = no limit)")
+	fl.BoolVarP(&o.Tail, "tail", "t", false, "print stack events while stacks change")
+	fl.StringVarP(&o.Dump, "dump", "d", "", "render every template into `DIR` and exit (no AWS calls)")
 	return cmd
 }
 
@@ -57,19 +57,19 @@ func (o *BuildOptions) validate(cmd *cobra.Command) error {
 	return checkMaxParallel(o.MaxParallel)
 }
 
-func runBuild(ctx context.Context, stdio IO, o *BuildOptions) error {
-	cfg, reg, g, err := o.Common.load(stdio, loadSpec{force: o.Force, stacks: o.Stacks, selection: withDeps})
+func runBuild(ctx context.Context, f *Factory, o *BuildOptions) error {
+	cfg, reg, g, err := o.Common.load(f, loadSpec{force: o.Force, stacks: o.Stacks, selection: withDeps})
 	if err != nil {
 		return err
 	}
 	switch {
 	case o.Outline:
-		printPlan(stdio, "Create/Update stacks", "_launch_stack", g, "")
+		printPlan(f.IO, "Create/Update stacks", "_launch_stack", g, "")
 		return nil
 	case o.DumpSet:
-		return dumpTemplates(ctx, stdio, cfg, reg, g, o.Dump)
+		return dumpTemplates(ctx, f.IO, cfg, reg, g, o.Dump)
 	}
-	do := o.Common.deployOptions(stdio, cfg, reg, g)
+	do := o.Common.deployOptions(f, cfg, reg, g)
 	do.Force, do.MaxParallel, do.Tail = o.Force, o.MaxParallel, o.Tail
 	return runErr(ctx, deploy.Build(ctx, do))
 }

@@ -16,9 +16,9 @@ type DestroyOptions struct {
 	Tail        bool
 }
 
-func newDestroyCmd(stdio IO) *cobra.Command { return newDestroyCmdWith(stdio, runDestroy) }
+func newDestroyCmd(f *Factory) *cobra.Command { return newDestroyCmdWith(f, runDestroy) }
 
-func newDestroyCmdWith(stdio IO, runF func(context.Context, IO, *DestroyOptions) error) *cobra.Command {
+func newDestroyCmdWith(f *Factory, runF func(context.Context, *Factory, *DestroyOptions) error) *cobra.Command {
 	o := &DestroyOptions{}
 	cmd := &cobra.Command{
 		Use:   "destroy [environment] config",
@@ -27,28 +27,28 @@ func newDestroyCmdWith(stdio IO, runF func(context.Context, IO, *DestroyOptions)
 
 Without --force it only prints the plan (no AWS calls, no hooks).`,
 		Args: positionalArgs,
-		RunE: o.Common.runE(stdio, func(*cobra.Command) error { return checkMaxParallel(o.MaxParallel) },
-			func(ctx context.Context) error { return runF(ctx, stdio, o) }),
+		RunE: o.Common.runE(f, func(*cobra.Command) error { return checkMaxParallel(o.MaxParallel) },
+			func(ctx context.Context) error { return runF(ctx, f, o) }),
 	}
-	addCommonFlags(cmd, &o.Common, true)
-	f := cmd.Flags()
-	f.BoolVarP(&o.Force, "force", "f", false, "really delete (without it, only print the plan)")
+	addCommonFlags(cmd, &o.Common, awsRunFlags)
+	fl := cmd.Flags()
+	fl.BoolVarP(&o.Force, "force", "f", false, "really delete (without it, only print the plan)")
 	addStacksFlag(cmd, &o.Stacks, true, "only this stack or target and everything that depends on it")
-	f.IntVarP(&o.MaxParallel, "max-parallel", "j", 0, "at most N stacks in flight (0 = no limit)")
-	f.BoolVarP(&o.Tail, "tail", "t", false, "print stack events while stacks are deleted")
+	fl.IntVarP(&o.MaxParallel, "max-parallel", "j", 0, "at most `N` stacks in flight (0 = no limit)")
+	fl.BoolVarP(&o.Tail, "tail", "t", false, "print stack events while stacks are deleted")
 	return cmd
 }
 
-func runDestroy(ctx context.Context, stdio IO, o *DestroyOptions) error {
-	cfg, reg, g, err := o.Common.load(stdio, loadSpec{stacks: o.Stacks, selection: withDependants})
+func runDestroy(ctx context.Context, f *Factory, o *DestroyOptions) error {
+	cfg, reg, g, err := o.Common.load(f, loadSpec{stacks: o.Stacks, selection: withDependants})
 	if err != nil {
 		return err
 	}
 	if !o.Force {
-		printPlan(stdio, "Destroy stacks", "_destroy_stack", g.Reverse(), `To execute this plan, run with "--force" flag.`)
+		printPlan(f.IO, "Destroy stacks", "_destroy_stack", g.Reverse(), `To execute this plan, run with "--force" flag.`)
 		return nil
 	}
-	do := o.Common.deployOptions(stdio, cfg, reg, g) // g not reversed: deploy.Destroy walks it dependants first
+	do := o.Common.deployOptions(f, cfg, reg, g) // g not reversed: deploy.Destroy walks it dependants first
 	do.MaxParallel, do.Tail = o.MaxParallel, o.Tail
 	return runErr(ctx, deploy.Destroy(ctx, do))
 }

@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/stacker-go/stacker/internal/doctor"
-	"github.com/stacker-go/stacker/internal/ui"
 )
 
 // DoctorOptions are the flags of `stacker doctor`.
@@ -14,9 +13,9 @@ type DoctorOptions struct {
 	Common CommonOptions
 }
 
-func newDoctorCmd(stdio IO) *cobra.Command { return newDoctorCmdWith(stdio, runDoctor) }
+func newDoctorCmd(f *Factory) *cobra.Command { return newDoctorCmdWith(f, runDoctor) }
 
-func newDoctorCmdWith(stdio IO, runF func(context.Context, IO, *DoctorOptions) error) *cobra.Command {
+func newDoctorCmdWith(f *Factory, runF func(context.Context, *Factory, *DoctorOptions) error) *cobra.Command {
 	o := &DoctorOptions{}
 	cmd := &cobra.Command{
 		Use:   "doctor [environment] config",
@@ -29,20 +28,19 @@ credentials and removed afterwards), and CloudFormation answers.
 
 Prints one row per target and exits 1 if any row fails, with the fix in the row.`,
 		Args: positionalArgs,
-		RunE: o.Common.runE(stdio, nil, func(ctx context.Context) error { return runF(ctx, stdio, o) }),
+		RunE: o.Common.runE(f, nil, func(ctx context.Context) error { return runF(ctx, f, o) }),
 	}
-	addCommonFlags(cmd, &o.Common, true)
+	addCommonFlags(cmd, &o.Common, doctorFlags)
 	return cmd
 }
 
-func runDoctor(ctx context.Context, stdio IO, o *DoctorOptions) error {
-	cfg, _, _, err := o.Common.load(stdio, loadSpec{configOnly: true})
+func runDoctor(ctx context.Context, f *Factory, o *DoctorOptions) error {
+	cfg, _, _, err := o.Common.load(f, loadSpec{configOnly: true})
 	if err != nil {
 		return err
 	}
-	console := ui.NewConsole(stdio.In, stdio.Out, stdio.ErrOut)
-	rows, err := doctor.Run(ctx, doctor.Options{Config: cfg, Targets: o.Common.Targets(console)})
-	doctor.Render(stdio.Out, rows)
+	rows, err := doctor.Run(ctx, doctor.Options{Config: cfg, Targets: f.targets(o.Common.targetOptions(f.console()))})
+	doctor.Render(f.IO.Out, rows)
 	if err != nil {
 		return runErr(ctx, err)
 	}
@@ -55,6 +53,6 @@ func runDoctor(ctx context.Context, stdio IO, o *DoctorOptions) error {
 	if failed > 0 {
 		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("doctor: %d of %d target(s) failed", failed, len(rows))}
 	}
-	fmt.Fprintf(stdio.ErrOut, "doctor: all %d target(s) ok\n", len(rows))
+	fmt.Fprintf(f.IO.ErrOut, "doctor: all %d target(s) ok\n", len(rows))
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -13,24 +14,30 @@ import (
 
 // parse runs one command's flag parsing with a run function that captures
 // the options instead of running.
-func parse(t *testing.T, command string, args []string) (any, error) {
+func parse(t *testing.T, command string, args []string, env map[string]string) (any, error) {
 	t.Helper()
 	var got any
 	stdio := IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}
+	// The environment comes from the factory, never from the process.
+	f := NewFactory(stdio)
+	f.Getenv = func(k string) string { return env[k] }
 	var cmd *cobra.Command
 	switch command {
 	case "build":
-		cmd = newBuildCmdWith(stdio, func(_ context.Context, _ IO, o *BuildOptions) error { got = *o; return nil })
+		cmd = newBuildCmdWith(f, func(_ context.Context, _ *Factory, o *BuildOptions) error { got = *o; return nil })
 	case "destroy":
-		cmd = newDestroyCmdWith(stdio, func(_ context.Context, _ IO, o *DestroyOptions) error { got = *o; return nil })
+		cmd = newDestroyCmdWith(f, func(_ context.Context, _ *Factory, o *DestroyOptions) error { got = *o; return nil })
 	case "diff":
-		cmd = newDiffCmdWith(stdio, func(_ context.Context, _ IO, o *DiffOptions) error { got = *o; return nil })
+		cmd = newDiffCmdWith(f, func(_ context.Context, _ *Factory, o *DiffOptions) error { got = *o; return nil })
 	case "info":
-		cmd = newInfoCmdWith(stdio, func(_ context.Context, _ IO, o *InfoOptions) error { got = *o; return nil })
+		cmd = newInfoCmdWith(f, func(_ context.Context, _ *Factory, o *InfoOptions) error { got = *o; return nil })
 	case "graph":
-		cmd = newGraphCmdWith(stdio, func(_ context.Context, _ IO, o *GraphOptions) error { got = *o; return nil })
+		cmd = newGraphCmdWith(f, func(_ context.Context, _ *Factory, o *GraphOptions) error { got = *o; return nil })
 	default:
 		t.Fatalf("unknown command %s", command)
+	}
+	if args == nil {
+		args = []string{} // nil makes cobra read os.Args
 	}
 	cmd.SetArgs(args)
 	cmd.SetOut(&bytes.Buffer{})
@@ -40,9 +47,14 @@ func parse(t *testing.T, command string, args []string) (any, error) {
 }
 
 // common returns the CommonOptions a command fills for config path p
-// with no flags: read rate 4 on AWS commands, Stdin set.
-func common(p string, aws bool) CommonOptions {
-	return CommonOptions{ConfigPath: p, ReadRate: defaultReadRate, awsFlags: aws, Stdin: strings.NewReader("")}
+// with no flags: the command's flag groups, read rate 4 where it has
+// --read-rate, Stdin set.
+func common(p string, flags sharedFlags) CommonOptions {
+	o := CommonOptions{ConfigPath: p, flags: flags, Stdin: strings.NewReader("")}
+	if flags.readRate {
+		o.ReadRate = defaultReadRate
+	}
+	return o
 }
 
 func TestFlagParsing(t *testing.T) {
@@ -56,10 +68,10 @@ func TestFlagParsing(t *testing.T) {
 		wantErr string
 	}{
 		{name: "build defaults", cmd: "build", args: []string{"c.yaml"},
-			want: func() any { return BuildOptions{Common: common("c.yaml", true)} }},
+			want: func() any { return BuildOptions{Common: common("c.yaml", buildFlags)} }},
 		{name: "environment file then config", cmd: "graph", args: []string{"dev.env", "c.yaml"},
 			want: func() any {
-				c := common("c.yaml", false)
+				c := common("c.yaml", offlineFlags)
 				c.EnvFile = "dev.env"
 				return GraphOptions{Common: c, Format: "dot"}
 			}},
@@ -70,51 +82,55 @@ func TestFlagParsing(t *testing.T) {
 			want: func() any {
 				return BuildOptions{Common: CommonOptions{ConfigPath: "-", Env: []string{"a=1", "b=x=y", "c="},
 					Region: "eu-west-1", Profile: "prod", Verbose: 2, Interactive: true, ReplacementsOnly: true,
-					RecreateFailed: true, MFACode: "123456", NoCredentialCache: true, ReadRate: 2.5, awsFlags: true,
+					RecreateFailed: true, MFACode: "123456", NoCredentialCache: true, ReadRate: 2.5, flags: buildFlags,
 					Stdin: strings.NewReader("")}}
 			},
 			wantErr: "--interactive reads answers from stdin"},
 		{name: "build flags", cmd: "build",
 			args: []string{"-o", "--force", "vpc", "--force", "db", "--stacks", "app", "--targets", "all", "-j", "3", "-t", "c.yaml"},
 			want: func() any {
-				return BuildOptions{Common: common("c.yaml", true), Outline: true, Force: []string{"vpc", "db"},
+				return BuildOptions{Common: common("c.yaml", buildFlags), Outline: true, Force: []string{"vpc", "db"},
 					Stacks: []string{"app", "all"}, MaxParallel: 3, Tail: true}
 			}},
 		{name: "build dump", cmd: "build", args: []string{"--dump", "out", "c.yaml"},
-			want: func() any { return BuildOptions{Common: common("c.yaml", true), Dump: "out", DumpSet: true} }},
+			want: func() any { return BuildOptions{Common: common("c.yaml", buildFlags), Dump: "out", DumpSet: true} }},
 		{name: "build dump empty dir is an error", cmd: "build", args: []string{"-d", "", "c.yaml"},
 			wantErr: `--dump needs a directory`},
 		{name: "negative -j", cmd: "build", args: []string{"-j", "-2", "c.yaml"}, wantErr: "-j/--max-parallel -2"},
 		{name: "destroy flags", cmd: "destroy", args: []string{"-f", "--stacks", "vpc", "-j", "1", "-t", "c.yaml"},
 			want: func() any {
-				return DestroyOptions{Common: common("c.yaml", true), Force: true, Stacks: []string{"vpc"}, MaxParallel: 1, Tail: true}
+				return DestroyOptions{Common: common("c.yaml", awsRunFlags), Force: true, Stacks: []string{"vpc"}, MaxParallel: 1, Tail: true}
 			}},
 		{name: "destroy negative -j", cmd: "destroy", args: []string{"-j", "-1", "c.yaml"}, wantErr: "must be 0"},
 		{name: "diff flags", cmd: "diff", args: []string{"--force", "vpc", "--stacks", "app", "-j", "2", "c.yaml"},
 			want: func() any {
-				return DiffOptions{Common: common("c.yaml", true), Force: []string{"vpc"}, Stacks: []string{"app"}, MaxParallel: 2}
+				return DiffOptions{Common: common("c.yaml", diffFlags), Force: []string{"vpc"}, Stacks: []string{"app"}, MaxParallel: 2}
 			}},
 		{name: "diff has no --targets", cmd: "diff", args: []string{"--targets", "app", "c.yaml"}, wantErr: "unknown flag: --targets"},
 		{name: "info flags", cmd: "info", args: []string{"--stacks", "vpc", "--json", "c.yaml"},
-			want: func() any { return InfoOptions{Common: common("c.yaml", true), Stacks: []string{"vpc"}, JSON: true} }},
+			want: func() any { return InfoOptions{Common: common("c.yaml", awsRunFlags), Stacks: []string{"vpc"}, JSON: true} }},
 		{name: "graph flags", cmd: "graph", args: []string{"-f", "mermaid", "--reduce", "c.yaml"},
-			want: func() any { return GraphOptions{Common: common("c.yaml", false), Format: "mermaid", Reduce: true} }},
+			want: func() any { return GraphOptions{Common: common("c.yaml", offlineFlags), Format: "mermaid", Reduce: true} }},
 		{name: "graph bad format", cmd: "graph", args: []string{"-f", "png", "c.yaml"}, wantErr: `-f/--format "png"`},
 		{name: "graph has no AWS flags", cmd: "graph", args: []string{"--mfa-code", "1", "c.yaml"}, wantErr: "unknown flag: --mfa-code"},
+		{name: "destroy has no provider modes", cmd: "destroy", args: []string{"-i", "c.yaml"}, wantErr: "unknown shorthand flag: 'i'"},
+		{name: "info has no --recreate-failed", cmd: "info", args: []string{"--recreate-failed", "c.yaml"}, wantErr: "unknown flag: --recreate-failed"},
+		{name: "diff has no --replacements-only", cmd: "diff", args: []string{"--replacements-only", "c.yaml"}, wantErr: "unknown flag: --replacements-only"},
+		{name: "graph has no default region", cmd: "graph", args: []string{"-r", "us-east-1", "c.yaml"}, wantErr: "unknown shorthand flag: 'r'"},
 		{name: "bad -e", cmd: "diff", args: []string{"-e", "x", "c.yaml"}, wantErr: `-e "x" does not match KEY=VALUE format`},
 		{name: "missing config", cmd: "info", args: nil, wantErr: "missing config argument"},
 		{name: "env file from stdin", cmd: "info", args: []string{"-", "c.yaml"}, wantErr: "environment file cannot be read from stdin"},
 		{name: "AWS flags from the environment", cmd: "info", args: []string{"c.yaml"},
 			env: map[string]string{envMFACode: "654321", envNoCredCache: "1", envReadRate: "10"},
 			want: func() any {
-				c := common("c.yaml", true)
+				c := common("c.yaml", awsRunFlags)
 				c.MFACode, c.NoCredentialCache, c.ReadRate = "654321", true, 10
 				return InfoOptions{Common: c}
 			}},
 		{name: "flags win over the environment", cmd: "info", args: []string{"--read-rate", "1", "--mfa-code", "111111", "c.yaml"},
 			env: map[string]string{envMFACode: "654321", envReadRate: "10"},
 			want: func() any {
-				c := common("c.yaml", true)
+				c := common("c.yaml", awsRunFlags)
 				c.MFACode, c.ReadRate = "111111", 1
 				return InfoOptions{Common: c}
 			}},
@@ -124,16 +140,13 @@ func TestFlagParsing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for k, v := range tt.env {
-				t.Setenv(k, v)
-			}
-			got, err := parse(t, tt.cmd, tt.args)
+			got, err := parse(t, tt.cmd, tt.args, tt.env)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
 				}
 				var ee *ExitError
-				if strings.HasPrefix(tt.wantErr, "unknown flag") {
+				if strings.HasPrefix(tt.wantErr, "unknown") {
 					return // cobra's own error; Run maps it to exit 2
 				}
 				if !errors.As(err, &ee) || ee.Code != ExitUsage {
@@ -218,8 +231,8 @@ func FuzzPositionals(f *testing.F) {
 			}
 		}
 		var o GraphOptions
-		cmd := newGraphCmdWith(IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}},
-			func(_ context.Context, _ IO, got *GraphOptions) error { o = *got; return nil })
+		cmd := newGraphCmdWith(NewFactory(IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}),
+			func(_ context.Context, _ *Factory, got *GraphOptions) error { o = *got; return nil })
 		cmd.SetArgs(args)
 		cmd.SetOut(&bytes.Buffer{})
 		cmd.SetErr(&bytes.Buffer{})
@@ -231,4 +244,38 @@ func FuzzPositionals(f *testing.F) {
 			t.Fatalf("accepted %q without a config path", args)
 		}
 	})
+}
+
+// TestHelpGolden keeps every command's --help in testdata/help: each lists
+// only the flags its command uses, each default once.
+func TestHelpGolden(t *testing.T) {
+	for _, args := range [][]string{
+		{"--help"}, {"build", "--help"}, {"destroy", "--help"}, {"diff", "--help"}, {"info", "--help"},
+		{"graph", "--help"}, {"doctor", "--help"}, {"demo", "--help"}, {"cache", "--help"},
+		{"sandbox", "--help"}, {"sandbox", "serve", "--help"}, {"sandbox", "totp", "--help"},
+	} {
+		name := strings.Join(append([]string{"stacker"}, args[:len(args)-1]...), "-")
+		t.Run(name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, "", args...)
+			if code != ExitOK || stderr != "" {
+				t.Fatalf("exit %d, stderr %q", code, stderr)
+			}
+			for _, line := range strings.Split(stdout, "\n") {
+				if strings.Count(line, "default") > 1 {
+					t.Errorf("default shown twice: %q", line)
+				}
+			}
+			golden(t, filepath.Join("testdata", "help", name+".golden"), []byte(stdout))
+		})
+	}
+}
+
+func TestRootVersion(t *testing.T) {
+	code, stdout, _ := runCLI(t, "", "--version")
+	if code != ExitOK || stdout != "stacker "+Version+"\n" {
+		t.Errorf("--version: exit %d, %q", code, stdout)
+	}
+	if code, _, stderr := runCLI(t, "", "-v"); code != ExitUsage || !strings.Contains(stderr, "unknown shorthand flag: 'v'") {
+		t.Errorf("root -v: exit %d, %q; want a usage error (-v is verbose, on commands)", code, stderr)
+	}
 }

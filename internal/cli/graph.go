@@ -17,36 +17,36 @@ type GraphOptions struct {
 	Reduce bool   // transitive reduction first
 }
 
-func newGraphCmd(stdio IO) *cobra.Command { return newGraphCmdWith(stdio, runGraph) }
+func newGraphCmd(f *Factory) *cobra.Command { return newGraphCmdWith(f, runGraph) }
 
-func newGraphCmdWith(stdio IO, runF func(context.Context, IO, *GraphOptions) error) *cobra.Command {
+func newGraphCmdWith(f *Factory, runF func(context.Context, *Factory, *GraphOptions) error) *cobra.Command {
 	o := &GraphOptions{}
 	cmd := &cobra.Command{
 		Use:   "graph [environment] config",
 		Short: "Print the dependency graph of a config (dot, json or mermaid; no AWS calls)",
 		Args:  positionalArgs,
-		RunE: o.Common.runE(stdio, func(*cobra.Command) error {
+		RunE: o.Common.runE(f, func(*cobra.Command) error {
 			if !slices.Contains(graph.Formats, o.Format) {
 				return fmt.Errorf("-f/--format %q: want one of %s", o.Format, strings.Join(graph.Formats, ", "))
 			}
 			return nil
-		}, func(ctx context.Context) error { return runF(ctx, stdio, o) }),
+		}, func(ctx context.Context) error { return runF(ctx, f, o) }),
 	}
-	addCommonFlags(cmd, &o.Common, false)
-	cmd.Flags().StringVarP(&o.Format, "format", "f", "dot", "output format: "+strings.Join(graph.Formats, ", "))
+	addCommonFlags(cmd, &o.Common, offlineFlags)
+	cmd.Flags().StringVarP(&o.Format, "format", "f", "dot", "output `FORMAT`: "+strings.Join(graph.Formats, ", "))
 	cmd.Flags().BoolVar(&o.Reduce, "reduce", false, "drop edges implied by other edges (transitive reduction)")
 	return cmd
 }
 
-func runGraph(ctx context.Context, stdio IO, o *GraphOptions) error {
-	_, _, g, err := o.Common.load(stdio, loadSpec{selection: wholeGraph})
+func runGraph(ctx context.Context, f *Factory, o *GraphOptions) error {
+	_, _, g, err := o.Common.load(f, loadSpec{selection: wholeGraph})
 	if err != nil {
 		return err
 	}
 	if o.Reduce {
 		g = g.Reduce()
 	}
-	if err := g.Write(stdio.Out, o.Format); err != nil {
+	if err := g.Write(f.IO.Out, o.Format); err != nil {
 		return &ExitError{Code: ExitFailed, Err: fmt.Errorf("write graph: %w", err)}
 	}
 	return nil

@@ -7,7 +7,6 @@ import (
 	"github.com/stacker-go/stacker/blueprint"
 	_ "github.com/stacker-go/stacker/blueprints/all" // built-in blueprints for class_path
 	"io"
-	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -33,8 +32,9 @@ const (
 	missingConfigHint = "missing config argument (usage: stacker %s [environment] config; use - to read the config from stdin)"
 )
 
-// CommonOptions are the flags and positional arguments every config-reading
-// command shares (stacker §1.2, §1.3), plus the AWS credential flags.
+// CommonOptions are the flags and positional arguments the config-reading
+// commands share (stacker §1.2, §1.3). Each command registers only the
+// groups it uses (sharedFlags).
 type CommonOptions struct {
 	EnvFile    string   // optional environment file (first of two positionals)
 	ConfigPath string   // config file, "-" = stdin
@@ -55,33 +55,60 @@ type CommonOptions struct {
 	// Stdin is where "-" reads the config from (set by the command).
 	Stdin io.Reader
 
-	awsFlags bool // whether the AWS credential flags were registered
+	flags sharedFlags // the groups registered
 }
 
-// addCommonFlags registers the shared flags on cmd. withAWS adds
-// --mfa-code, --no-credential-cache and --read-rate.
-func addCommonFlags(cmd *cobra.Command, o *CommonOptions, withAWS bool) {
+// sharedFlags are the groups of shared flags a command registers; -e and
+// -v are always there.
+type sharedFlags struct {
+	defaults    bool // -r/--region, -p/--profile: defaults for stacks without them
+	provider    bool // -i, --replacements-only, --recreate-failed (build)
+	interactive bool // -i alone (diff, which refuses it clearly)
+	credentials bool // --mfa-code, --no-credential-cache
+	readRate    bool // --read-rate
+}
+
+// Shared flag groups per kind of command.
+var (
+	awsRunFlags    = sharedFlags{defaults: true, credentials: true, readRate: true}
+	buildFlags     = sharedFlags{defaults: true, provider: true, credentials: true, readRate: true}
+	diffFlags      = sharedFlags{defaults: true, interactive: true, credentials: true, readRate: true}
+	doctorFlags    = sharedFlags{defaults: true, credentials: true}
+	offlineFlags   = sharedFlags{}
+	defaultVerbose = "``debug logging on stderr (repeat for more)"
+)
+
+// addCommonFlags registers -e and -v and the groups in which on cmd.
+func addCommonFlags(cmd *cobra.Command, o *CommonOptions, which sharedFlags) {
+	o.flags = which
 	f := cmd.Flags()
-	f.StringArrayVarP(&o.Env, "env", "e", nil, "add KEY=VALUE to the environment, overriding the environment file (repeatable)")
-	f.StringVarP(&o.Region, "region", "r", "", "default AWS region for stacks without a region")
-	f.StringVarP(&o.Profile, "profile", "p", "", "default AWS profile for stacks without a profile")
-	f.CountVarP(&o.Verbose, "verbose", "v", "debug logging on stderr (repeat for more)")
-	f.BoolVarP(&o.Interactive, "interactive", "i", false, "change-set approval: not yet supported (build and diff stop with a clear error)")
-	f.BoolVar(&o.ReplacementsOnly, "replacements-only", false, "with -i, only ask about replacements (not yet supported, like -i)")
-	f.BoolVar(&o.RecreateFailed, "recreate-failed", false, "destroy and re-create stacks whose first create failed")
-	o.ReadRate = defaultReadRate
-	if withAWS {
-		o.awsFlags = true
-		f.StringVar(&o.MFACode, "mfa-code", "", "MFA code for profiles with mfa_serial (env "+envMFACode+")")
+	f.StringArrayVarP(&o.Env, "env", "e", nil, "add `KEY=VALUE` to the environment, overriding the environment file (repeatable)")
+	if which.defaults {
+		f.StringVarP(&o.Region, "region", "r", "", "default AWS `REGION` for stacks without a region")
+		f.StringVarP(&o.Profile, "profile", "p", "", "default AWS `PROFILE` for stacks without a profile")
+	}
+	f.CountVarP(&o.Verbose, "verbose", "v", defaultVerbose)
+	if which.provider || which.interactive {
+		f.BoolVarP(&o.Interactive, "interactive", "i", false, "change-set approval: not yet supported (stops with a clear error)")
+	}
+	if which.provider {
+		f.BoolVar(&o.ReplacementsOnly, "replacements-only", false, "with -i, only ask about replacements (not yet supported, like -i)")
+		f.BoolVar(&o.RecreateFailed, "recreate-failed", false, "destroy and re-create stacks whose first create failed")
+	}
+	if which.credentials {
+		f.StringVar(&o.MFACode, "mfa-code", "", "answer the MFA prompt of profiles with mfa_serial with `CODE` (env "+envMFACode+")")
 		f.BoolVar(&o.NoCredentialCache, "no-credential-cache", false, "do not read or write the on-disk credential cache (env "+envNoCredCache+"=1)")
-		f.Float64Var(&o.ReadRate, "read-rate", defaultReadRate, "CloudFormation read calls per second per account and region (env "+envReadRate+")")
+	}
+	if which.readRate {
+		o.ReadRate = defaultReadRate
+		f.Float64Var(&o.ReadRate, "read-rate", defaultReadRate, "at most `N` CloudFormation read calls per second per account and region (env "+envReadRate+")")
 	}
 }
 
 // complete fills positionals and environment defaults and validates
 // everything that can be checked without reading the config. Errors are
 // usage errors.
-func (o *CommonOptions) complete(cmd *cobra.Command, args []string) error {
+func (o *CommonOptions) complete(cmd *cobra.Command, args []string, getenv func(string) string) error {
 	switch len(args) {
 	case 0:
 		return fmt.Errorf(missingConfigHint, cmd.Name())
@@ -106,20 +133,22 @@ func (o *CommonOptions) complete(cmd *cobra.Command, args []string) error {
 	if o.ConfigPath == "-" && o.Interactive {
 		return errors.New("--interactive reads answers from stdin, so the config cannot also come from stdin (-); pass a file")
 	}
-	if o.awsFlags {
-		f := cmd.Flags()
+	f := cmd.Flags()
+	if o.flags.credentials {
 		if !f.Changed("mfa-code") {
-			o.MFACode = os.Getenv(envMFACode)
+			o.MFACode = getenv(envMFACode)
 		}
-		if !f.Changed("no-credential-cache") && os.Getenv(envNoCredCache) != "" {
-			v, err := strconv.ParseBool(os.Getenv(envNoCredCache))
+		if v := getenv(envNoCredCache); !f.Changed("no-credential-cache") && v != "" {
+			b, err := strconv.ParseBool(v)
 			if err != nil {
-				return fmt.Errorf("%s=%q: want 1, true, 0 or false", envNoCredCache, os.Getenv(envNoCredCache))
+				return fmt.Errorf("%s=%q: want 1, true, 0 or false", envNoCredCache, v)
 			}
-			o.NoCredentialCache = v
+			o.NoCredentialCache = b
 		}
+	}
+	if o.flags.readRate {
 		if !f.Changed("read-rate") {
-			if s := os.Getenv(envReadRate); s != "" {
+			if s := getenv(envReadRate); s != "" {
 				v, err := strconv.ParseFloat(s, 64)
 				if err != nil {
 					return fmt.Errorf("%s=%q: not a number", envReadRate, s)
@@ -144,29 +173,16 @@ func parseEnvFlag(kv string) (key, value string, err error) {
 	return key, value, nil
 }
 
-// setupLogging points log/slog at stderr: warnings only by default, debug
-// with -v.
-func (o *CommonOptions) setupLogging(stdio IO) {
-	if o.Verbose > 0 {
-		slog.SetDefault(slog.New(slog.NewTextHandler(stdio.ErrOut, &slog.HandlerOptions{Level: slog.LevelDebug})))
-		slog.Debug("verbose logging on", "level", o.Verbose)
-		return
-	}
-	// Reset the default too: an earlier in-process run (tests) may have
-	// pointed it at its own writer.
-	slog.SetDefault(slog.New(slog.NewTextHandler(stdio.ErrOut, &slog.HandlerOptions{Level: slog.LevelWarn})))
-}
-
-// Targets builds the credential factory for this run from the flags.
-func (o *CommonOptions) Targets(console *ui.Console) *target.Factory {
-	return target.NewFactory(target.Options{
+// targetOptions are the credential settings of this run from the flags.
+func (o *CommonOptions) targetOptions(console *ui.Console) target.Options {
+	return target.Options{
 		DefaultProfile: o.Profile,
 		DefaultRegion:  o.Region,
 		MFACode:        o.MFACode,
 		NoCache:        o.NoCredentialCache,
 		Console:        console,
 		ReadRate:       o.ReadRate,
-	})
+	}
 }
 
 // loadConfig reads and validates the config named by the options and
@@ -259,10 +275,10 @@ func checkMaxParallel(n int) error {
 
 // runE is the RunE of a config-reading command: it completes the common
 // options, runs the command's own checks (validate, nil for none), both as
-// usage errors, points "-" at stdio.In and calls run.
-func (o *CommonOptions) runE(stdio IO, validate func(*cobra.Command) error, run func(context.Context) error) func(*cobra.Command, []string) error {
+// usage errors, points "-" at the factory's stdin and calls run.
+func (o *CommonOptions) runE(f *Factory, validate func(*cobra.Command) error, run func(context.Context) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
-		if err := o.complete(cmd, args); err != nil {
+		if err := o.complete(cmd, args, f.getenv); err != nil {
 			return usageErr(err)
 		}
 		if validate != nil {
@@ -270,7 +286,7 @@ func (o *CommonOptions) runE(stdio IO, validate func(*cobra.Command) error, run 
 				return usageErr(err)
 			}
 		}
-		o.Stdin = stdio.In
+		o.Stdin = f.IO.In
 		return run(cmd.Context())
 	}
 }
@@ -293,12 +309,11 @@ type loadSpec struct {
 	selection  stackSelection // how stacks narrows the graph
 }
 
-// load is the shared start of a config-reading command: logging, the
-// config and its warnings, the graph, the --force check and the --stacks
+// load is the shared start of a config-reading command: the config and its warnings, the graph, the --force check and the --stacks
 // selection (with the "no stacks" warning). Every error is a usage error.
 // With configOnly the graph is nil.
-func (o *CommonOptions) load(stdio IO, s loadSpec) (*config.Config, *lookup.Registry, *graph.Graph, error) {
-	o.setupLogging(stdio)
+func (o *CommonOptions) load(f *Factory, s loadSpec) (*config.Config, *lookup.Registry, *graph.Graph, error) {
+	stdio := f.IO
 	cfg, reg, err := loadConfig(o)
 	if err != nil {
 		return nil, nil, nil, usageErr(err)
@@ -333,13 +348,14 @@ func (o *CommonOptions) load(stdio IO, s loadSpec) (*config.Config, *lookup.Regi
 
 // deployOptions prints the provider mode line (newConsole) and returns the
 // deploy options every AWS command shares; the caller adds its own.
-func (o *CommonOptions) deployOptions(stdio IO, cfg *config.Config, reg *lookup.Registry, g *graph.Graph) deploy.Options {
-	console := o.newConsole(stdio)
+func (o *CommonOptions) deployOptions(f *Factory, cfg *config.Config, reg *lookup.Registry, g *graph.Graph) deploy.Options {
+	stdio := f.IO
+	console := o.newConsole(f)
 	return deploy.Options{
 		Config:           cfg,
 		Graph:            g,
 		Lookups:          reg,
-		Targets:          o.Targets(console),
+		Targets:          f.targets(o.targetOptions(console)),
 		Console:          console,
 		RecreateFailed:   o.RecreateFailed || o.Interactive,
 		Interactive:      o.Interactive,
@@ -412,8 +428,8 @@ var positionalArgs = cobra.ArbitraryArgs
 // newConsole returns the run's console and prints stacker's provider mode
 // line (§1.1): "Using default AWS provider mode" or, with -i, "Using
 // interactive AWS provider mode." (stacker's punctuation, period included).
-func (o *CommonOptions) newConsole(stdio IO) *ui.Console {
-	console := ui.NewConsole(stdio.In, stdio.Out, stdio.ErrOut)
+func (o *CommonOptions) newConsole(f *Factory) *ui.Console {
+	console := f.console()
 	if o.Interactive {
 		console.Infof("Using interactive AWS provider mode.")
 	} else {

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -57,15 +59,24 @@ func Main(args []string) int {
 }
 
 // Run runs the CLI with explicit streams; tests call it directly.
-// Every error is printed as "error: ..." lines on ErrOut (one per error
+func Run(ctx context.Context, args []string, stdio IO) int {
+	return Execute(ctx, args, NewFactory(stdio))
+}
+
+// Execute runs the CLI with the dependencies of f (the demo gives its own
+// environment this way). Every error is printed as "error: ..." lines on ErrOut (one per error
 // when several are joined); a panic is reported in one line, never as a
 // Go trace.
-func Run(ctx context.Context, args []string, stdio IO) (code int) {
+func Execute(ctx context.Context, args []string, f *Factory) (code int) {
+	stdio := f.IO
 	// Status lines (ui.Console), log/slog and cobra all write to ErrOut from
 	// several goroutines. An *os.File is safe for that; any other writer (a
 	// test's buffer) is wrapped so its writes never race.
 	if _, ok := stdio.ErrOut.(*os.File); !ok && stdio.ErrOut != nil {
 		stdio.ErrOut = &syncWriter{w: stdio.ErrOut}
+		fc := *f
+		fc.IO = stdio
+		f = &fc
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -73,7 +84,7 @@ func Run(ctx context.Context, args []string, stdio IO) (code int) {
 			code = ExitFailed
 		}
 	}()
-	root := NewRootCmd(stdio)
+	root := NewRootCmd(f)
 	root.SetArgs(args)
 	root.SetIn(stdio.In)
 	root.SetOut(stdio.Out)
@@ -111,28 +122,59 @@ func printError(w io.Writer, err error) {
 	fmt.Fprintln(w, "error:", msg)
 }
 
-// NewRootCmd builds the command tree.
-func NewRootCmd(stdio IO) *cobra.Command {
+// NewRootCmd builds the command tree. The root owns the diagnostics
+// logger: before any command runs it points log/slog at stderr, at debug
+// level when the command's -v was given and warnings otherwise.
+func NewRootCmd(f *Factory) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "stacker",
 		Short:         "Build, diff and destroy CloudFormation stacks across accounts and regions",
 		Version:       Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			setupLogging(f.IO.ErrOut, verbosity(cmd))
+		},
 	}
+	// --version without cobra's -v shorthand: -v means verbose on every
+	// command that has it.
+	root.Flags().Bool("version", false, "print the version and exit")
 	root.SetVersionTemplate("stacker {{.Version}}\n")
 	root.AddCommand(
-		newBuildCmd(stdio),
-		newDestroyCmd(stdio),
-		newDiffCmd(stdio),
-		newInfoCmd(stdio),
-		newGraphCmd(stdio),
-		newSandboxCmd(stdio),
-		newDoctorCmd(stdio),
-		newDemoCmd(stdio),
-		newCacheCmd(stdio),
+		newBuildCmd(f),
+		newDestroyCmd(f),
+		newDiffCmd(f),
+		newInfoCmd(f),
+		newGraphCmd(f),
+		newSandboxCmd(f.IO),
+		newDoctorCmd(f),
+		newDemoCmd(f.IO),
+		newCacheCmd(f.IO),
 	)
 	return root
+}
+
+// verbosity is the count of the command's -v/--verbose flag (0 when it has
+// none, or when its -v is not a count).
+func verbosity(cmd *cobra.Command) int {
+	fl := cmd.Flags().Lookup("verbose")
+	if fl == nil || fl.Value.Type() != "count" {
+		return 0
+	}
+	n, _ := strconv.Atoi(fl.Value.String())
+	return n
+}
+
+// setupLogging points log/slog at w: warnings only by default, debug with
+// -v. It is reset on every run: an earlier in-process run (tests, the demo)
+// may have pointed it at its own writer.
+func setupLogging(w io.Writer, verbose int) {
+	level := slog.LevelWarn
+	if verbose > 0 {
+		level = slog.LevelDebug
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})))
+	slog.Debug("verbose logging on", "level", verbose)
 }
 
 // syncWriter serializes writes to a writer that is not safe for concurrent use.

@@ -116,7 +116,7 @@ func newSandboxTOTPCmd(stdio IO, runF func(context.Context, IO, *SandboxTOTPOpti
 			return runF(cmd.Context(), stdio, o)
 		},
 	}
-	cmd.Flags().StringVar(&o.Seed, "seed", sandbox.DefaultMFASeed, "base32 TOTP `SEED` (default: the default device's seed)")
+	cmd.Flags().StringVar(&o.Seed, "seed", sandbox.DefaultMFASeed, "base32 TOTP `SEED` of the virtual MFA device")
 	return cmd
 }
 
