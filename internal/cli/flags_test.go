@@ -108,9 +108,13 @@ func TestFlagParsing(t *testing.T) {
 			}},
 		{name: "diff has no --targets", cmd: "diff", args: []string{"--targets", "app", "c.yaml"}, wantErr: "unknown flag: --targets"},
 		{name: "info flags", cmd: "info", args: []string{"--stacks", "vpc", "--json", "c.yaml"},
-			want: func() any { return InfoOptions{Common: common("c.yaml", awsRunFlags), Stacks: []string{"vpc"}, JSON: true} }},
+			want: func() any {
+				return InfoOptions{Common: common("c.yaml", awsRunFlags), Stacks: []string{"vpc"}, JSON: true}
+			}},
 		{name: "graph flags", cmd: "graph", args: []string{"-f", "mermaid", "--reduce", "c.yaml"},
-			want: func() any { return GraphOptions{Common: common("c.yaml", offlineFlags), Format: "mermaid", Reduce: true} }},
+			want: func() any {
+				return GraphOptions{Common: common("c.yaml", offlineFlags), Format: "mermaid", Reduce: true}
+			}},
 		{name: "graph bad format", cmd: "graph", args: []string{"-f", "png", "c.yaml"}, wantErr: `-f/--format "png"`},
 		{name: "graph has no AWS flags", cmd: "graph", args: []string{"--mfa-code", "1", "c.yaml"}, wantErr: "unknown flag: --mfa-code"},
 		{name: "destroy has no provider modes", cmd: "destroy", args: []string{"-i", "c.yaml"}, wantErr: "unknown shorthand flag: 'i'"},
