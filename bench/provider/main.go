@@ -188,14 +188,17 @@ func stacker(bin, url, dir string, readRate float64) (result, error) {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		res.maxRSSKB = ru.Maxrss
 	}
-	var counts map[string]int64
+	var st struct {
+		Calls map[string]int64 `json:"calls"`
+	}
 	b, err := os.ReadFile(stats)
 	if err != nil {
 		return res, err
 	}
-	if err := json.Unmarshal(b, &counts); err != nil {
+	if err := json.Unmarshal(b, &st); err != nil {
 		return res, err
 	}
+	counts := st.Calls
 	keys := make([]string, 0, len(counts))
 	for k, v := range counts {
 		keys = append(keys, k)

@@ -1,20 +1,17 @@
 // Package cfn is the CloudFormation provider: every CloudFormation
 // conversation for a stack (describe, create, update, delete, wait, events,
 // outputs) and the template bucket. It gets its clients from the caller
-// (built per target by internal/deploy from internal/target), never from a
-// global, and knows nothing of the config file, lookups or the DAG.
+// (built per target by internal/target, already paced by the target's API
+// budget), never from a global, and knows nothing of the config file,
+// lookups, credentials or the DAG.
 package cfn
 
 import (
 	"context"
-	"errors"
-	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/smithy-go"
+	"github.com/stacker-go/stacker/internal/awserr"
 )
 
 // API lists the CloudFormation calls the provider makes; the SDK client
@@ -53,66 +50,12 @@ const (
 	TextTemplateURLAccess = "TemplateURL must reference a valid S3 object to which you have access."
 )
 
-// NewClients returns the SDK clients for one target: reads use a standard
-// retryer without the client-side retry quota (the provider's own token
-// bucket and throttling backoff govern them); mutating calls use the SDK's
-// adaptive retryer.
-func NewClients(cfg aws.Config) (read, write API) {
-	read = cloudformation.NewFromConfig(cfg, func(o *cloudformation.Options) {
-		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
-			so.MaxAttempts = 3
-			so.RateLimiter = noQuota{}
-		})
-	})
-	write = cloudformation.NewFromConfig(cfg, func(o *cloudformation.Options) {
-		o.Retryer = retry.NewAdaptiveMode(func(ao *retry.AdaptiveModeOptions) {
-			ao.StandardOptions = append(ao.StandardOptions, func(so *retry.StandardOptions) { so.MaxAttempts = 8 })
-		})
-	})
-	return read, write
-}
-
-type noQuota struct{}
-
-func (noQuota) GetToken(context.Context, uint) (func() error, error) {
-	return func() error { return nil }, nil
-}
-func (noQuota) AddTokens(uint) error { return nil }
-
 // isNotExist and isNoUpdates read the service's answer (a ValidationError
 // whose message CloudFormation gives no code of its own for), never the
 // SDK's text around it.
-func isNotExist(err error) bool {
-	var ae smithy.APIError
-	return errors.As(err, &ae) && strings.Contains(ae.ErrorMessage(), textDoesNotExist)
-}
+func isNotExist(err error) bool { return awserr.MessageContains(err, textDoesNotExist) }
 
-func isNoUpdates(err error) bool {
-	var ae smithy.APIError
-	return errors.As(err, &ae) && strings.Contains(ae.ErrorMessage(), textNoUpdates)
-}
-
-// IsThrottle reports whether err is a throttling error (the SDK's list of
-// throttle codes: Throttling, ThrottlingException, RequestLimitExceeded, ...).
-func IsThrottle(err error) bool {
-	if err == nil {
-		return false
-	}
-	if retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary {
-		return true
-	}
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return strings.Contains(ae.ErrorMessage(), "Rate exceeded")
-	}
-	return false
-}
+func isNoUpdates(err error) bool { return awserr.MessageContains(err, textNoUpdates) }
 
 // apiMessage returns the service's message for an API error, else err.Error().
-func apiMessage(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) && ae.ErrorMessage() != "" {
-		return ae.ErrorMessage()
-	}
-	return err.Error()
-}
+func apiMessage(err error) string { return awserr.Message(err) }

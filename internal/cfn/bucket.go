@@ -3,7 +3,6 @@ package cfn
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -12,7 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
+	"github.com/stacker-go/stacker/internal/awserr"
 )
 
 // MaxTemplateBody is CloudFormation's limit for an inline TemplateBody.
@@ -39,17 +38,6 @@ type Bucket struct {
 // custom endpoint the client must use path-style addressing.
 func NewBucket(name, region string, api S3API, endpoint string) *Bucket {
 	return &Bucket{Name: name, Region: region, api: api, endpoint: strings.TrimRight(endpoint, "/")}
-}
-
-// NewS3Client builds the S3 client of a bucket from a target's config and
-// returns the custom endpoint in use ("" on AWS).
-func NewS3Client(cfg aws.Config) (*s3.Client, string) {
-	c := s3.NewFromConfig(cfg, func(o *s3.Options) {
-		if o.BaseEndpoint != nil {
-			o.UsePathStyle = true
-		}
-	})
-	return c, aws.ToString(c.Options().BaseEndpoint)
 }
 
 // URL is the TemplateURL of a key: the endpoint's path-style URL with a
@@ -140,10 +128,4 @@ func (b *Bucket) Upload(ctx context.Context, key string, body []byte, contentTyp
 	return b.URL(key), nil
 }
 
-func errorCode(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode()
-	}
-	return ""
-}
+func errorCode(err error) string { return awserr.Code(err) }

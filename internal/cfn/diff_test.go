@@ -43,7 +43,7 @@ func TestFormatDiffNeverPrintsNoEcho(t *testing.T) {
 
 func TestDiffDeletesChangeSetAndTemporaryStack(t *testing.T) {
 	f := newFake()
-	p := New(f, f, Options{Sleep: noSleep, Now: fixedNow})
+	p := New(f, Options{Sleep: noSleep, Now: fixedNow})
 	var printed []string
 	o := p.Diff(context.Background(), &DiffSpec{Name: "vpc", FQN: "ns-vpc",
 		Deps: StackDeps{Prepare: func(ctx context.Context) (*Request, error) {
@@ -65,7 +65,7 @@ func TestDiffNoChange(t *testing.T) {
 	f := newFake()
 	f.put("ns-vpc", "CREATE_COMPLETE", func(s *fakeStack) { s.outputs["VpcId"] = "vpc-1" })
 	f.noChange = true
-	p := New(f, f, Options{Sleep: noSleep, Now: fixedNow})
+	p := New(f, Options{Sleep: noSleep, Now: fixedNow})
 	var printed []string
 	o := p.Diff(context.Background(), &DiffSpec{Name: "vpc", FQN: "ns-vpc",
 		Deps: StackDeps{Prepare: func(ctx context.Context) (*Request, error) { return &Request{TemplateBody: "{}"}, nil }}})

@@ -74,7 +74,7 @@ func runLaunch(t *testing.T, tc launchCase) {
 	if tc.spec != nil {
 		tc.spec(s)
 	}
-	p := New(f, f, Options{Sleep: noSleep, Now: fixedNow})
+	p := New(f, Options{Sleep: noSleep, Now: fixedNow})
 	var got []string
 	o := p.Launch(context.Background(), s, func(st engine.Status) { got = append(got, line(st)) })
 	got = append(got, line(o.Status))
@@ -278,7 +278,7 @@ func TestLaunchInterruptedWhileWaiting(t *testing.T) {
 			cancel()
 		}
 	}
-	p := New(f, f, Options{Sleep: noSleep, Now: fixedNow})
+	p := New(f, Options{Sleep: noSleep, Now: fixedNow})
 	var got []string
 	o := p.Launch(ctx, baseSpec(), func(st engine.Status) { got = append(got, line(st)) })
 	got = append(got, line(o.Status))
@@ -294,7 +294,7 @@ func TestLaunchInterruptedWhileWaiting(t *testing.T) {
 func TestLaunchTail(t *testing.T) {
 	f := newFake()
 	f.createSeq = []string{"CREATE_IN_PROGRESS", "CREATE_COMPLETE"}
-	p := New(f, f, Options{Sleep: noSleep, Now: func() time.Time { return time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC) }})
+	p := New(f, Options{Sleep: noSleep, Now: func() time.Time { return time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC) }})
 	var evs []string
 	s := baseSpec()
 	s.Deps.Tail = true
@@ -339,7 +339,7 @@ func TestDestroyStatuses(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(f)
 			}
-			p := New(f, f, Options{Sleep: noSleep, Now: fixedNow})
+			p := New(f, Options{Sleep: noSleep, Now: fixedNow})
 			var got []string
 			o := p.Destroy(context.Background(), &DestroySpec{Name: "vpc", FQN: "ns-vpc"}, func(st engine.Status) { got = append(got, line(st)) })
 			got = append(got, line(o.Status))
@@ -351,7 +351,7 @@ func TestDestroyStatuses(t *testing.T) {
 }
 
 func TestPollScheduleIsFastThenCapped(t *testing.T) {
-	p := New(nil, nil, Options{PollCeiling: 4 * time.Second})
+	p := New(nil, Options{PollCeiling: 4 * time.Second})
 	var total time.Duration
 	for i := 0; i < 3; i++ {
 		total += p.delay(i)

@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/stacker-go/stacker/internal/awserr"
 	"github.com/stacker-go/stacker/internal/event"
-	"golang.org/x/time/rate"
 )
 
 // Stack is what the provider knows of one CloudFormation stack.
@@ -71,11 +71,13 @@ func PollCeilingFromEnv() time.Duration {
 
 // Provider talks to CloudFormation in one target (account, region).
 type Provider struct {
+	// read and write are the same client; the names say which calls
+	// change something.
 	read, write API
-	// reads is the token bucket shared by every read call in this
-	// (account, region); nil means unlimited.
-	reads       *rate.Limiter
 	pollCeiling time.Duration
+	// retryDeadline bounds how long a read keeps being retried through
+	// transient errors other than throttles.
+	retryDeadline time.Duration
 	// sleep waits d or until ctx is done (tests replace it).
 	sleep func(ctx context.Context, d time.Duration) error
 	now   func() time.Time
@@ -83,25 +85,30 @@ type Provider struct {
 
 // Options configure a Provider.
 type Options struct {
-	// Reads is the shared token bucket for read calls (nil: unlimited).
-	Reads *rate.Limiter
-	// Writes is the shared token bucket for mutating calls (nil: unlimited).
-	Writes *rate.Limiter
 	// PollCeiling caps the wait between polls (0: DefaultPollCeiling).
 	PollCeiling time.Duration
+	// RetryDeadline is how long a read is retried through transient
+	// errors (5xx, timeouts, dropped connections) before the stack fails
+	// (0: DefaultRetryDeadline). Throttles are retried until ctx ends.
+	RetryDeadline time.Duration
 	// Sleep and Now replace the clock in tests.
 	Sleep func(ctx context.Context, d time.Duration) error
 	Now   func() time.Time
 }
 
-// New returns a provider over the given clients (read may equal write).
-func New(read, write API, o Options) *Provider {
-	if o.Writes != nil {
-		write = writeBudget{API: write, lim: o.Writes}
-	}
-	p := &Provider{read: read, write: write, reads: o.Reads, pollCeiling: o.PollCeiling, sleep: o.Sleep, now: o.Now}
+// DefaultRetryDeadline is how long a read is retried through transient
+// errors other than throttles unless Options.RetryDeadline says otherwise.
+const DefaultRetryDeadline = 5 * time.Minute
+
+// New returns a provider over a target's CloudFormation client (paced by
+// the target's budget: the provider adds no pacing of its own).
+func New(api API, o Options) *Provider {
+	p := &Provider{read: api, write: api, pollCeiling: o.PollCeiling, retryDeadline: o.RetryDeadline, sleep: o.Sleep, now: o.Now}
 	if p.pollCeiling <= 0 {
 		p.pollCeiling = DefaultPollCeiling
+	}
+	if p.retryDeadline <= 0 {
+		p.retryDeadline = DefaultRetryDeadline
 	}
 	if p.sleep == nil {
 		p.sleep = sleepCtx
@@ -136,26 +143,28 @@ func (p *Provider) delay(i int) time.Duration {
 	return d
 }
 
-// doRead runs one read call through the token bucket, retrying throttling
-// errors with capped exponential backoff and jitter until ctx ends: a
-// throttled poll never fails a stack.
+// doRead runs one read call, retrying transient failures with jittered
+// exponential back-off (100 ms doubling to 2 s): throttles until ctx ends
+// (a throttled poll never fails a stack; the budget under the client has
+// already slowed down), other transient errors (5xx, timeouts, dropped
+// connections) until the retry deadline. Every attempt goes through the
+// target's budget, in the client.
 func (p *Provider) doRead(ctx context.Context, call func() error) error {
-	backoff := time.Second
+	backoff := 100 * time.Millisecond
+	start := p.now()
 	for {
-		if p.reads != nil {
-			if err := p.reads.Wait(ctx); err != nil {
-				return err
-			}
-		}
 		err := call()
-		if err == nil || !IsThrottle(err) {
+		if err == nil || !awserr.IsTransient(err) || ctx.Err() != nil {
 			return err
+		}
+		if !awserr.IsThrottle(err) && p.now().Sub(start) > p.retryDeadline {
+			return fmt.Errorf("still failing after %s of retries: %w", p.retryDeadline, err)
 		}
 		d := backoff/2 + time.Duration(rand.Int64N(int64(backoff)))
 		if err := p.sleep(ctx, d); err != nil {
 			return err
 		}
-		if backoff < 20*time.Second {
+		if backoff < 2*time.Second {
 			backoff *= 2
 		}
 	}

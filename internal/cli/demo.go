@@ -238,11 +238,11 @@ func runDemo(ctx context.Context, stdio IO, o *DemoOptions) (err error) {
 	}
 	targets := target.NewFactory(target.Options{NoCache: true})
 	describe := func(profile, stack string) (*cloudformation.DescribeStacksOutput, error) {
-		cfg, err := targets.Config(ctx, target.Key{Profile: profile})
+		client, err := targets.CloudFormation(ctx, target.Key{Profile: profile})
 		if err != nil {
 			return nil, err
 		}
-		return cloudformation.NewFromConfig(cfg).DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stack)})
+		return client.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(stack)})
 	}
 	bs, err := describe("master", "stacker-bucket")
 	if err != nil {

@@ -156,7 +156,7 @@ func (r *run) bucketName() (string, bool) {
 func (r *run) templateBucket(ctx context.Context, name string) (*cfn.Bucket, error) {
 	r.bucketOnce.Do(func() {
 		k := target.Key{Region: r.cfg.StackerBucketRegion}
-		cfg, err := r.awsConfig(ctx, k)
+		client, region, endpoint, err := r.clients.S3(ctx, k)
 		if err != nil {
 			r.bucketErr = fmt.Errorf("template bucket %s: %w", name, err)
 			return
@@ -166,8 +166,7 @@ func (r *run) templateBucket(ctx context.Context, name string) (*cfn.Bucket, err
 			r.bucketErr = fmt.Errorf("template bucket %s: %w", name, err)
 			return
 		}
-		client, endpoint := cfn.NewS3Client(cfg)
-		r.bucket = cfn.NewBucket(name, cfg.Region, client, endpoint)
+		r.bucket = cfn.NewBucket(name, region, client, endpoint)
 		r.bucket.NoCreate = r.diff
 		r.bucketAcct = acct
 	})

@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/stacker-go/stacker/internal/cfn"
 	"github.com/stacker-go/stacker/internal/config"
 	"github.com/stacker-go/stacker/internal/event"
 	"github.com/stacker-go/stacker/internal/graph"
@@ -27,17 +30,50 @@ type Targets interface {
 	Resolve(k target.Key) target.Key
 	// Profile is the profile name a key's credentials come from.
 	Profile(k target.Key) string
-	// Config is the target's aws.Config (credentials, region, endpoint).
-	Config(ctx context.Context, k target.Key) (aws.Config, error)
+	// AWSConfig is the aws.Config every client of the target is built
+	// from (credentials, region, endpoint, the API budget).
+	AWSConfig(ctx context.Context, k target.Key) (aws.Config, error)
+	// CloudFormation and S3 are the target's clients of those services.
+	CloudFormation(ctx context.Context, k target.Key) (*cloudformation.Client, error)
+	S3(ctx context.Context, k target.Key) (*s3.Client, string, error)
 	// Account and Identity are who the target's credentials are.
 	Account(ctx context.Context, k target.Key) (string, error)
 	Identity(ctx context.Context, k target.Key) (target.Identity, error)
-	// Budget is the API budget of the target's (account, region).
-	Budget(ctx context.Context, k target.Key) (*target.Budget, error)
 	// CheckAccount is the account guard.
 	CheckAccount(ctx context.Context, k target.Key, want string, accounts map[string]string, subject string) error
 	// Preflight resolves credentials (MFA prompts) before any change.
 	Preflight(ctx context.Context, keys []target.Key) error
+	// APIStats counts the calls made so far (STACKER_API_STATS).
+	APIStats() target.APIStats
+}
+
+// Clients gives the provider and the template bucket their clients, per
+// target. By default they are the Targets' SDK clients; tests give fakes.
+type Clients interface {
+	// CloudFormation returns the target's client and its region.
+	CloudFormation(ctx context.Context, k target.Key) (cfn.API, string, error)
+	// S3 returns the target's client, its region and its custom endpoint
+	// ("" on AWS).
+	S3(ctx context.Context, k target.Key) (api cfn.S3API, region, endpoint string, err error)
+}
+
+// sdkClients are the Targets' SDK clients.
+type sdkClients struct{ t Targets }
+
+func (c sdkClients) CloudFormation(ctx context.Context, k target.Key) (cfn.API, string, error) {
+	cl, err := c.t.CloudFormation(ctx, k)
+	if err != nil {
+		return nil, "", err
+	}
+	return cl, cl.Options().Region, nil
+}
+
+func (c sdkClients) S3(ctx context.Context, k target.Key) (cfn.S3API, string, string, error) {
+	cl, endpoint, err := c.t.S3(ctx, k)
+	if err != nil {
+		return nil, "", "", err
+	}
+	return cl, cl.Options().Region, endpoint, nil
 }
 
 // Options for every action.
@@ -46,6 +82,8 @@ type Options struct {
 	Graph   *graph.Graph     // already narrowed by --stacks; not reversed for destroy
 	Lookups *lookup.Registry // nil: the config's (Config.Registry)
 	Targets Targets
+	// Clients builds service clients (nil: the Targets' SDK clients).
+	Clients Clients
 	// Console receives prompts and command output (nil: one over In,
 	// Out, ErrOut).
 	Console *ui.Console

@@ -10,13 +10,10 @@ import (
 	"slices"
 	"sort"
 	"sync"
-	"sync/atomic"
 
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	"github.com/aws/smithy-go/middleware"
 	"github.com/stacker-go/stacker/internal/cfn"
 	"github.com/stacker-go/stacker/internal/config"
 	"github.com/stacker-go/stacker/internal/engine"
@@ -36,7 +33,8 @@ type run struct {
 	o      *Options
 	cfg    *config.Config
 	con    *ui.Console
-	events event.Sink
+	events  event.Sink
+	clients Clients
 	action event.Action
 	now    func() time.Time
 
@@ -53,7 +51,6 @@ type run struct {
 	bucketAcct string
 	bucketErr  error
 
-	stats apiStats
 }
 
 type providerEntry struct {
@@ -70,6 +67,10 @@ func newRun(o *Options, action event.Action) *run {
 		outputs:   map[string]map[string]string{},
 		cache:     lookup.NewCache(),
 	}
+	r.clients = o.Clients
+	if r.clients == nil {
+		r.clients = sdkClients{o.Targets}
+	}
 	r.events = o.Events
 	if r.events == nil {
 		r.events = ui.NewPlain(r.con)
@@ -85,34 +86,25 @@ func stackKey(st *config.Stack) target.Key {
 	return target.Key{Profile: st.Profile, Region: st.Region}
 }
 
-// awsConfig returns the target's aws.Config with API call counting.
-func (r *run) awsConfig(ctx context.Context, k target.Key) (aws.Config, error) {
-	cfg, err := r.o.Targets.Config(ctx, k)
-	if err != nil {
-		return cfg, err
-	}
-	cfg.APIOptions = append(slices.Clone(cfg.APIOptions), r.stats.middleware)
-	return cfg, nil
-}
-
 // provider returns the CloudFormation provider of a target, built once.
-// Every target in the same (account, region) shares its API budget.
+// Its client is paced by the budget of the target's (account, region).
 func (r *run) provider(ctx context.Context, k target.Key) (*cfn.Provider, error) {
 	e := r.providerEntry(k)
 	e.once.Do(func() {
-		cfg, err := r.awsConfig(ctx, k)
+		api, region, err := r.clients.CloudFormation(ctx, k)
 		if err != nil {
 			e.err = err
 			return
 		}
-		budget, err := r.o.Targets.Budget(ctx, k)
+		acct, err := r.o.Targets.Account(ctx, k)
 		if err != nil {
 			e.err = err
 			return
 		}
-		e.target.Account, e.target.Region = budget.Account, cfg.Region
-		read, write := cfn.NewClients(cfg)
-		e.p = cfn.New(read, write, cfn.Options{Reads: budget.Reads, Writes: budget.Writes, PollCeiling: cfn.PollCeilingFromEnv()})
+		r.mu.Lock()
+		e.target.Account, e.target.Region = acct, region
+		r.mu.Unlock()
+		e.p = cfn.New(api, cfn.Options{PollCeiling: cfn.PollCeilingFromEnv()})
 	})
 	return e.p, e.err
 }
@@ -136,6 +128,8 @@ func (r *run) stackRef(name string) event.Stack {
 		return event.Stack{Name: name}
 	}
 	e := r.providerEntry(stackKey(st))
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	return event.Stack{Name: name, FQN: st.CFNName(r.cfg), Target: e.target}
 }
 
@@ -207,7 +201,7 @@ func (r *run) lookupEnv(st *config.Stack) *lookup.Env {
 			if region != "" {
 				kk.Region = region
 			}
-			return r.awsConfig(ctx, kk)
+			return r.o.Targets.AWSConfig(ctx, kk)
 		},
 		Target: k.String(),
 		Cache:  r.cache,
@@ -381,37 +375,12 @@ func (r *run) finish(ctx context.Context, order []string, isTarget func(string) 
 	return nil
 }
 
-// apiStats counts API calls by "Service.Operation".
-type apiStats struct {
-	m sync.Map // string → *atomic.Int64
-}
-
-func (s *apiStats) middleware(stack *middleware.Stack) error {
-	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("stackerAPICount",
-		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-			op := awsmiddleware.GetServiceID(ctx) + "." + awsmiddleware.GetOperationName(ctx)
-			v, _ := s.m.LoadOrStore(op, new(atomic.Int64))
-			v.(*atomic.Int64).Add(1)
-			return next.HandleInitialize(ctx, in)
-		}), middleware.After)
-}
-
-// Counts returns the calls made so far by operation.
-func (s *apiStats) Counts() map[string]int64 {
-	out := map[string]int64{}
-	s.m.Range(func(k, v any) bool {
-		out[k.(string)] = v.(*atomic.Int64).Load()
-		return true
-	})
-	return out
-}
-
 func (r *run) writeStats() {
 	path := os.Getenv(EnvAPIStats)
 	if path == "" {
 		return
 	}
-	b, _ := json.MarshalIndent(r.stats.Counts(), "", "  ")
+	b, _ := json.MarshalIndent(r.o.Targets.APIStats(), "", "  ")
 	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
 		slog.Warn("write API stats", "path", path, "err", err)
 	}

@@ -22,7 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/smithy-go"
+	"github.com/stacker-go/stacker/internal/awserr"
 	"github.com/stacker-go/stacker/internal/config"
 	"github.com/stacker-go/stacker/internal/target"
 	"golang.org/x/sync/errgroup"
@@ -31,9 +31,13 @@ import (
 // Targets is what doctor needs from internal/target.Factory.
 type Targets interface {
 	Resolve(k target.Key) target.Key
+	Profile(k target.Key) string
 	Config(ctx context.Context, k target.Key) (aws.Config, error)
 	Chain(ctx context.Context, k target.Key) (*target.Chain, error)
 	Identity(ctx context.Context, k target.Key) (target.Identity, error)
+	CheckAccount(ctx context.Context, k target.Key, want string, accounts map[string]string, subject string) error
+	CloudFormation(ctx context.Context, k target.Key) (*cloudformation.Client, error)
+	S3(ctx context.Context, k target.Key) (*s3.Client, string, error)
 }
 
 // Options of a doctor run.
@@ -132,27 +136,16 @@ type probeObject struct {
 	once   sync.Once
 }
 
-func s3Client(cfg aws.Config) *s3.Client {
-	return s3.NewFromConfig(cfg, func(o *s3.Options) {
-		if o.BaseEndpoint != nil {
-			o.UsePathStyle = true
-		}
-		// The probe is a few bytes; the SDK's "no supported checksum"
-		// notice would only clutter the table.
-		o.DisableLogOutputChecksumValidationSkipped = true
-	})
-}
-
 func (p *probeObject) put(ctx context.Context, t Targets, k target.Key) {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	p.key = "stacker-doctor/probe-" + hex.EncodeToString(b[:]) + ".txt"
-	cfg, err := t.Config(ctx, k)
+	client, _, err := t.S3(ctx, k)
 	if err != nil {
 		p.err = err
 		return
 	}
-	p.client = s3Client(cfg)
+	p.client = client
 	_, p.err = p.client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(p.bucket), Key: aws.String(p.key),
 		Body: bytes.NewReader([]byte("stacker doctor probe\n")), ContentType: aws.String("text/plain")})
 }
@@ -163,13 +156,7 @@ func (p *probeObject) remove(ctx context.Context) {
 	}
 }
 
-func apiCode(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode()
-	}
-	return ""
-}
+func apiCode(err error) string { return awserr.Code(err) }
 
 func check(ctx context.Context, o Options, t *targetInfo, probe *probeObject) Row {
 	cfg := o.Config
@@ -189,10 +176,7 @@ func check(ctx context.Context, o Options, t *targetInfo, probe *probeObject) Ro
 			}
 		}
 	}
-	profile := t.key.Profile
-	if profile == "" {
-		profile = "default"
-	}
+	profile := o.Targets.Profile(t.key)
 
 	// 1. Credentials: the whole chain, MFA included.
 	ch, err := o.Targets.Chain(ctx, t.key)
@@ -219,18 +203,17 @@ func check(ctx context.Context, o Options, t *targetInfo, probe *probeObject) Ro
 		return r
 	}
 	r.Account = id.Account
-	want, why := "", ""
-	if w, ok := cfg.Accounts[profile]; ok {
-		want, why = w, "accounts: entry for profile "+profile
-	}
+	// The account guard, as build runs it: each stack's account_id, else
+	// the accounts entry of the profile.
+	guard := o.Targets.CheckAccount(ctx, t.key, "", cfg.Accounts, "")
 	for _, st := range t.stacks {
-		if st.AccountID != "" && st.AccountID != id.Account {
-			want, why = st.AccountID, "account_id of stack "+st.Name
+		if guard != nil {
 			break
 		}
+		guard = o.Targets.CheckAccount(ctx, t.key, st.AccountID, cfg.Accounts, "stack "+st.Name)
 	}
-	if want != "" && want != id.Account {
-		fail(&r.AcctOK, fmt.Sprintf("profile %s resolves to account %s but %s requires %s: fix the profile's role_arn or the expected id", profile, id.Account, why, want), nil)
+	if guard != nil {
+		fail(&r.AcctOK, guard.Error()+": fix the profile's role_arn or the expected id", nil)
 	} else {
 		r.AcctOK = OK
 	}
@@ -245,9 +228,12 @@ func check(ctx context.Context, o Options, t *targetInfo, probe *probeObject) Ro
 				fail(&r.Bucket, fmt.Sprintf("the top-level credentials (profile %s) cannot write to bucket %s: allow s3:PutObject on arn:aws:s3:::%s/* for %s", profile, probe.bucket, probe.bucket, id.RoleARN()), probe.err)
 			}
 		default:
-			bcfg := awsCfg.Copy()
-			bcfg.Region = probe.client.Options().Region
-			_, err := s3Client(bcfg).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(probe.bucket), Key: aws.String(probe.key)})
+			// Read as this target, in the bucket's region.
+			client, _, err := o.Targets.S3(ctx, t.key)
+			if err == nil {
+				_, err = client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(probe.bucket), Key: aws.String(probe.key)},
+					func(so *s3.Options) { so.Region = probe.client.Options().Region })
+			}
 			if err != nil {
 				fix := fmt.Sprintf("CloudFormation in account %s cannot read templates from bucket %s: add to its bucket policy the statement "+
 					`{"Effect":"Allow","Principal":{"AWS":"%s"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::%s/*"}`+
@@ -265,8 +251,11 @@ func check(ctx context.Context, o Options, t *targetInfo, probe *probeObject) Ro
 	if len(t.stacks) > 0 {
 		in.StackName = aws.String(t.stacks[0].CFNName(cfg))
 	}
-	_, err = cloudformation.NewFromConfig(awsCfg).DescribeStacks(ctx, in)
-	if err != nil && !(apiCode(err) == "ValidationError" && strings.Contains(err.Error(), "does not exist")) {
+	cfnClient, err := o.Targets.CloudFormation(ctx, t.key)
+	if err == nil {
+		_, err = cfnClient.DescribeStacks(ctx, in)
+	}
+	if err != nil && !(apiCode(err) == "ValidationError" && awserr.MessageContains(err, "does not exist")) {
 		fail(&r.CFN, fmt.Sprintf("CloudFormation in %s refuses %s: grant cloudformation:* to %s", awsCfg.Region, "DescribeStacks", id.RoleARN()), err)
 	} else {
 		r.CFN = OK

@@ -18,7 +18,7 @@ func TestRenderShowsOneRowPerTargetWithTheFix(t *testing.T) {
 			Creds: OK, AcctOK: OK, Bucket: OK, CFN: OK, Stacks: []string{"(template bucket)", "stacker-bucket"}},
 		{Target: target.Key{Profile: "prod", Region: "eu-west-1"}, Region: "eu-west-1", Chain: "env→mfa→master→prod", Account: "222222222222",
 			Creds: OK, AcctOK: Fail, Bucket: OK, CFN: OK, Stacks: []string{"prod/vpc"},
-			Fix: "profile prod resolves to account 222222222222 but account_id of stack prod/vpc requires 444444444444: fix the profile's role_arn or the expected id"},
+			Fix: `account mismatch: stack prod/vpc must deploy to account 444444444444 but profile "prod" resolves to 222222222222: fix the profile's role_arn or the expected id`},
 		{Target: target.Key{Profile: "stage"}, Chain: "", Creds: Fail, AcctOK: Skip, Bucket: Skip, CFN: Skip, Stacks: []string{"stage/vpc"},
 			Fix:    "run on a terminal to be asked for the code, or pass --mfa-code CODE (or STACKER_MFA_CODE=CODE) for arn:aws:iam::111111111111:mfa/admin",
 			Detail: "profile master needs an MFA code for arn:aws:iam::111111111111:mfa/admin and there is no terminal to prompt on"},

@@ -90,7 +90,10 @@ type Factory struct {
 	accounts map[Key]*acctEntry
 	chains   map[string]*chainEntry // by profile name
 	hops     map[string]*aws.CredentialsCache
-	budgets  map[string]*Budget // by account/region
+	budgets  map[string]*Budget // by account/region/service
+
+	clientConfigs map[Key]*cfgEntry
+	stats         apiStats
 }
 
 type cfgEntry struct {
@@ -132,6 +135,8 @@ func NewFactory(opts Options) *Factory {
 		chains:   map[string]*chainEntry{},
 		hops:     map[string]*aws.CredentialsCache{},
 		budgets:  map[string]*Budget{},
+
+		clientConfigs: map[Key]*cfgEntry{},
 	}
 	f.codes = &mfaCodes{fixed: opts.MFACode, console: opts.Console, prompt: opts.Prompt, got: map[string]*codeEntry{}}
 	return f

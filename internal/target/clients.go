@@ -1,0 +1,181 @@
+package target
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/middleware"
+	"github.com/stacker-go/stacker/internal/awserr"
+)
+
+// AWSConfig returns the aws.Config that every client of a target is built
+// from, whatever the service (CloudFormation, S3, STS, SSM, KMS, hooks'
+// clients...): the target's credentials, region and endpoint, plus the
+// run's API setup, built once per target:
+//
+//   - every attempt of every call, the SDK's retries included, waits on the
+//     budget of its (account, region, service): reads and writes apart,
+//     bursts of at most MaxBurst;
+//   - a throttled call halves that budget's rate, successes restore it;
+//   - the SDK retries throttles and transient errors (5xx, timeouts,
+//     dropped connections) a few times with jittered back-off, without its
+//     client-side retry quota: the budget is the only pacing;
+//   - every call is counted by operation (APIStats).
+//
+// Build clients with the service's NewFromConfig(cfg) (or the typed helpers
+// CloudFormation and S3); never from a config of your own.
+func (f *Factory) AWSConfig(ctx context.Context, k Key) (aws.Config, error) {
+	k = f.Resolve(k)
+	f.mu.Lock()
+	e, ok := f.clientConfigs[k]
+	if !ok {
+		e = &cfgEntry{}
+		f.clientConfigs[k] = e
+	}
+	f.mu.Unlock()
+	e.once.Do(func() {
+		cfg, err := f.Config(ctx, k)
+		if err != nil {
+			e.err = err
+			return
+		}
+		acct, err := f.Account(ctx, k)
+		if err != nil {
+			e.err = err
+			return
+		}
+		cfg = cfg.Copy()
+		cfg.Retryer = newRetryer
+		cfg.APIOptions = append(slices.Clone(cfg.APIOptions), f.budgetMiddleware(acct, cfg.Region))
+		e.cfg = cfg
+	})
+	return e.cfg, e.err
+}
+
+// retryAttempts is how many attempts the SDK makes of one call; callers that
+// must outlast longer outages (status polls) retry with a deadline of their
+// own (see internal/cfn).
+const retryAttempts = 4
+
+func newRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = retryAttempts
+		o.MaxBackoff = 5 * time.Second
+		o.RateLimiter = ratelimit.None
+	})
+}
+
+// CloudFormation returns a CloudFormation client of a target (AWSConfig).
+func (f *Factory) CloudFormation(ctx context.Context, k Key) (*cloudformation.Client, error) {
+	cfg, err := f.AWSConfig(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	return cloudformation.NewFromConfig(cfg), nil
+}
+
+// S3 returns an S3 client of a target (AWSConfig), path-style with a custom
+// endpoint, and that endpoint ("" on AWS).
+func (f *Factory) S3(ctx context.Context, k Key) (*s3.Client, string, error) {
+	cfg, err := f.AWSConfig(ctx, k)
+	if err != nil {
+		return nil, "", err
+	}
+	c := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if o.BaseEndpoint != nil {
+			o.UsePathStyle = true
+		}
+		// Templates and probes are small; the SDK's "no supported checksum"
+		// notice would only clutter the output.
+		o.DisableLogOutputChecksumValidationSkipped = true
+	})
+	return c, aws.ToString(c.Options().BaseEndpoint), nil
+}
+
+// IsRead reports whether an operation only reads (Describe*, List*, Get*,
+// Head*, Validate*, Estimate*): it is paced by the Reads bucket.
+func IsRead(operation string) bool {
+	for _, p := range []string{"Describe", "List", "Get", "Head", "Validate", "Estimate"} {
+		if strings.HasPrefix(operation, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *Factory) budgetMiddleware(acct, region string) func(*middleware.Stack) error {
+	return func(stack *middleware.Stack) error {
+		mw := middleware.FinalizeMiddlewareFunc("stackerBudget",
+			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				svc, op := awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx)
+				b := f.budgetFor(acct, region, svc)
+				lim := b.Writes
+				if IsRead(op) {
+					lim = b.Reads
+				}
+				if err := lim.Wait(ctx); err != nil {
+					return middleware.FinalizeOutput{}, middleware.Metadata{}, err
+				}
+				name := svc + "." + op
+				f.stats.add(name, false)
+				out, md, err := next.HandleFinalize(ctx, in)
+				switch {
+				case awserr.IsThrottle(err):
+					lim.Throttled()
+					f.stats.add(name, true)
+				case err == nil:
+					lim.Succeeded()
+				}
+				return out, md, err
+			})
+		// Inside the retry loop, so that every attempt waits on the budget.
+		if err := stack.Finalize.Insert(mw, "Retry", middleware.After); err != nil {
+			return stack.Finalize.Add(mw, middleware.After)
+		}
+		return nil
+	}
+}
+
+// APIStats counts the API calls a run made through AWSConfig clients.
+type APIStats struct {
+	// Calls and Throttles by "Service.Operation" (every attempt counts).
+	Calls     map[string]int64 `json:"calls"`
+	Throttles map[string]int64 `json:"throttles,omitempty"`
+}
+
+type apiStats struct {
+	calls, throttles sync.Map // string → *atomic.Int64
+}
+
+func (s *apiStats) add(op string, throttled bool) {
+	m := &s.calls
+	if throttled {
+		m = &s.throttles
+	}
+	v, _ := m.LoadOrStore(op, new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
+}
+
+func snapshot(m *sync.Map) map[string]int64 {
+	out := map[string]int64{}
+	m.Range(func(k, v any) bool {
+		out[k.(string)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return out
+}
+
+// APIStats returns the calls and throttles counted so far.
+func (f *Factory) APIStats() APIStats {
+	return APIStats{Calls: snapshot(&f.stats.calls), Throttles: snapshot(&f.stats.throttles)}
+}

@@ -1,0 +1,104 @@
+package target
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+)
+
+// A CloudFormation endpoint that throttles the first n calls.
+func throttlingCFN(t *testing.T, n int32) (*httptest.Server, *atomic.Int32) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := calls.Add(1)
+		w.Header().Set("Content-Type", "text/xml")
+		if c <= n {
+			w.WriteHeader(400)
+			w.Write([]byte(`<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>`))
+			return
+		}
+		w.Write([]byte(`<DescribeStacksResponse><DescribeStacksResult><Stacks></Stacks></DescribeStacksResult></DescribeStacksResponse>`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &calls
+}
+
+// Every attempt, the SDK's retries of throttles included, goes through the
+// budget, is counted, and a throttle halves the budget's rate.
+func TestClientsRetryThrottlesThroughTheBudget(t *testing.T) {
+	setup(t, seedConfig)
+	srv, calls := throttlingCFN(t, 2)
+	t.Setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", srv.URL)
+	f := NewFactory(Options{NoCache: true, ReadRate: 100})
+	ctx := context.Background()
+	k := Key{Profile: "prod"}
+	c, err := f.CloudFormation(ctx, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{}); err != nil {
+		t.Fatalf("throttles were not retried: %v", err)
+	}
+	if calls.Load() != 3 {
+		t.Errorf("server saw %d calls, want 3", calls.Load())
+	}
+	st := f.APIStats()
+	if st.Calls["CloudFormation.DescribeStacks"] != 3 || st.Throttles["CloudFormation.DescribeStacks"] != 2 {
+		t.Errorf("stats %+v", st)
+	}
+	b, err := f.Budget(ctx, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Account != "222222222222" || b.Reads.Throttles() != 2 {
+		t.Errorf("budget %s/%s throttles %d", b.Account, b.Region, b.Reads.Throttles())
+	}
+	// Two halvings, then one success's additive step: 100/4 + 100/20.
+	if got := b.Reads.Rate(); got != 30 {
+		t.Errorf("rate after two throttles and a success = %v, want 30", got)
+	}
+	// Targets resolving to the same account share the budget.
+	cfg, _ := f.AWSConfig(ctx, Key{Profile: "prod", Region: "us-east-1"})
+	if cfg.Region != "us-east-1" {
+		t.Fatal(cfg.Region)
+	}
+	b2, _ := f.Budget(ctx, Key{Profile: "prod", Region: "us-east-1"})
+	if b2 != b {
+		t.Error("same account and region, different budgets")
+	}
+}
+
+func TestLimiterBackOffAndRecovery(t *testing.T) {
+	l := newLimiter(4)
+	if l.lim.Burst() != 4 {
+		t.Errorf("burst %d", l.lim.Burst())
+	}
+	if newLimiter(40).lim.Burst() != MaxBurst {
+		t.Error("burst above the server's")
+	}
+	for range 10 {
+		l.Throttled()
+	}
+	if l.Rate() != 0.25 {
+		t.Errorf("floor %v, want a sixteenth of 4", l.Rate())
+	}
+	for range 100 {
+		l.Succeeded()
+	}
+	if l.Rate() != 4 {
+		t.Errorf("recovered to %v, want 4", l.Rate())
+	}
+}
+
+func TestIsRead(t *testing.T) {
+	for op, want := range map[string]bool{"DescribeStacks": true, "ListStacks": true, "GetTemplate": true, "HeadObject": true,
+		"CreateStack": false, "UpdateStack": false, "ExecuteChangeSet": false, "DeleteStack": false, "PutObject": false} {
+		if IsRead(op) != want {
+			t.Errorf("IsRead(%s) = %v", op, !want)
+		}
+	}
+}
