@@ -30,13 +30,13 @@ const EnvAPIStats = target.EnvAPIStats
 
 // run is the state of one action shared by its stacks.
 type run struct {
-	o      *Options
-	cfg    *config.Config
-	con    *ui.Console
+	o       *Options
+	cfg     *config.Config
+	con     *ui.Console
 	events  event.Sink
 	clients Clients
-	action event.Action
-	now    func() time.Time
+	action  event.Action
+	now     func() time.Time
 
 	mu        sync.Mutex
 	providers map[target.Key]*providerEntry
@@ -50,7 +50,6 @@ type run struct {
 	bucket     *cfn.Bucket
 	bucketAcct string
 	bucketErr  error
-
 }
 
 type providerEntry struct {
