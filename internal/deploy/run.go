@@ -332,6 +332,7 @@ func (r *run) walk(ctx context.Context, order []string, deps func(string) []stri
 		if isTarget(name) {
 			return engine.Status{State: engine.Complete}
 		}
+		r.events.Emit(event.StackStarted{Time: r.now(), Stack: r.stackRef(name)})
 		return step(ctx, name, report)
 	}, engine.Options{
 		MaxParallel: r.o.MaxParallel,

@@ -96,7 +96,7 @@ type Stack struct {
 }
 
 // Event is one of the event types of this package: RunStarted,
-// StackStatus, ResourceEvent, FailureReason, Message, Interrupted and
+// StackStarted, StackStatus, ResourceEvent, FailureReason, Message, Interrupted and
 // RunFinished. Renderers switch on the concrete type and ignore types they
 // do not know, so new event types can be added without breaking them.
 type Event interface {
@@ -171,6 +171,18 @@ type RunStarted struct {
 
 // When implements Event.
 func (e RunStarted) When() time.Time { return e.Time }
+
+// StackStarted says the run began working on a stack: its dependencies
+// are done and a -j slot is free. Status events follow; the time between
+// this and the first is spent describing the stack, resolving its lookups
+// and rendering its template.
+type StackStarted struct {
+	Time time.Time
+	Stack
+}
+
+// When implements Event.
+func (e StackStarted) When() time.Time { return e.Time }
 
 // StackStatus says a stack entered a state (or the same state with another
 // reason): "vpc: submitted (creating new stack)".

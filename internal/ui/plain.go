@@ -2,7 +2,6 @@ package ui
 
 import (
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/stacker-go/stacker/internal/event"
@@ -26,6 +25,18 @@ func NewPlain(c *Console) *Plain { return &Plain{Console: c} }
 // Emit implements event.Sink.
 func (p *Plain) Emit(e event.Event) {
 	c := p.Console
+	line := c.plainLine(e)
+	if line == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.write(c.ErrOut, line)
+}
+
+// plainLine is the plain text of an event ("" for events Plain does not
+// print).
+func (c *Console) plainLine(e event.Event) string {
 	t := e.When()
 	if t.IsZero() || c.Clock != nil {
 		t = c.now()
@@ -47,12 +58,8 @@ func (p *Plain) Emit(e event.Event) {
 		line = formatLine(t, e.Text, "", false)
 	case event.Interrupted:
 		line = formatInterrupted(t, e)
-	default:
-		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	io.WriteString(c.ErrOut, line)
+	return line
 }
 
 func formatInterrupted(t time.Time, e event.Interrupted) string {

@@ -107,7 +107,7 @@ func (c *Console) Status(name, status, reason string) {
 	line := FormatStatusLine(c.now(), name, status, reason, c.colourOn())
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	io.WriteString(c.ErrOut, line)
+	c.write(c.ErrOut, line)
 }
 
 // Infof prints a timestamped informational line to ErrOut
@@ -116,7 +116,7 @@ func (c *Console) Infof(format string, args ...any) {
 	line := formatLine(c.now(), fmt.Sprintf(format, args...), "", false)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	io.WriteString(c.ErrOut, line)
+	c.write(c.ErrOut, line)
 }
 
 // Event prints one tailed stack event to ErrOut.
@@ -124,5 +124,5 @@ func (c *Console) Event(e Event) {
 	line := FormatEvent(c.now(), e)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	io.WriteString(c.ErrOut, line)
+	c.write(c.ErrOut, line)
 }
