@@ -2,6 +2,8 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -30,7 +32,18 @@ func TestBasicExampleAgainstSandbox(t *testing.T) {
 		return runCLI(t, "", append(args, append(flags, basic)...)...)
 	}
 
-	code, _, stderr := run("build")
+	// info lists stacks in config order, as stacker does, not in plan
+	// order (here the reverse: app needs vpc).
+	orderCfg := filepath.Join(t.TempDir(), "order.yaml")
+	if err := os.WriteFile(orderCfg, []byte("namespace: order\nstacks:\n  - name: app\n    template_path: t.yaml\n    requires: [vpc]\n  - name: vpc\n    template_path: t.yaml\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, "", append([]string{"info"}, append(flags, orderCfg)...)...)
+	if want := "Outputs for stacks: order\nStack \"order-app\" does not exist.\nStack \"order-vpc\" does not exist.\n"; code != ExitOK || stdout != want {
+		t.Errorf("info: exit %d, stdout %q, want %q\n%s", code, stdout, want, stderr)
+	}
+
+	code, _, stderr = run("build")
 	t.Logf("build:\n%s", stderr)
 	if code != ExitOK {
 		t.Fatalf("build: exit %d\n%s", code, stderr)
@@ -41,7 +54,7 @@ func TestBasicExampleAgainstSandbox(t *testing.T) {
 		}
 	}
 
-	code, stdout, stderr := run("info", "--json", "--stacks", "network")
+	code, stdout, stderr = run("info", "--json", "--stacks", "network")
 	t.Logf("info:\n%s", stdout)
 	if code != ExitOK {
 		t.Fatalf("info: exit %d\n%s", code, stderr)

@@ -100,12 +100,10 @@ func Info(ctx context.Context, o Options) error {
 	}
 	r := newRun(&o, "info")
 	var infos []StackInfo
-	for _, name := range o.Graph.Order() {
-		if o.Graph.IsTarget(name) {
-			continue
-		}
-		st := r.cfg.Stack(name)
-		if st == nil {
+	// Config order, as stacker's info (not plan order).
+	for _, st := range r.cfg.Stacks {
+		name := st.Name
+		if !o.Graph.Has(name) || o.Graph.IsTarget(name) {
 			continue
 		}
 		p, err := r.provider(ctx, stackKey(st))
