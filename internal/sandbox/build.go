@@ -244,6 +244,9 @@ func fixState(st *state) {
 		if a.Profiles == nil {
 			a.Profiles = map[string]*instanceProfile{}
 		}
+		if a.ServerCerts == nil {
+			a.ServerCerts = map[string]*serverCert{}
+		}
 		for _, u := range a.Users {
 			if u.Inline == nil {
 				u.Inline = map[string]string{}

@@ -625,6 +625,8 @@ func iamResource(acct string, c *platform.Call) string {
 		return "arn:aws:iam::" + acct + ":policy/" + f.Get("PolicyName")
 	case f.Get("VirtualMFADeviceName") != "":
 		return "arn:aws:iam::" + acct + ":mfa/" + f.Get("VirtualMFADeviceName")
+	case f.Get("ServerCertificateName") != "":
+		return "arn:aws:iam::" + acct + ":server-certificate/" + f.Get("ServerCertificateName")
 	case f.Get("InstanceProfileName") != "":
 		return "arn:aws:iam::" + acct + ":instance-profile/" + f.Get("InstanceProfileName")
 	}

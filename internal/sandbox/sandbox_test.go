@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stacker-go/stacker/internal/sandbox/platform"
 )
 
 func TestTOTPRFC6238Vectors(t *testing.T) {
@@ -110,6 +113,11 @@ func TestStateDirRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.clock.Advance(time.Hour)
+	// A service with its own state (platform.Stateful): an ECS cluster.
+	call := &platform.Call{Principal: platform.Principal{Account: "222222222222", Kind: "root", ARN: "arn:aws:iam::222222222222:root"}, Region: "us-east-1", Action: "CreateCluster", Body: []byte(`{"clusterName":"kept"}`)}
+	if err := srv.services["ecs"].Serve(httptest.NewRecorder(), call); err != nil {
+		t.Fatal(err)
+	}
 	if err := srv.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -119,6 +127,11 @@ func TestStateDirRoundTrip(t *testing.T) {
 	}
 	if _, ok := (*iamAPI)(again).RoleARN("222222222222", "Kept"); !ok {
 		t.Errorf("role lost across restart")
+	}
+	rec := httptest.NewRecorder()
+	call = &platform.Call{Principal: platform.Principal{Account: "222222222222", Kind: "root", ARN: "arn:aws:iam::222222222222:root"}, Region: "us-east-1", Action: "DescribeClusters", Body: []byte(`{"clusters":["kept"]}`)}
+	if err := again.services["ecs"].Serve(rec, call); err != nil || !strings.Contains(rec.Body.String(), `"clusterName":"kept"`) {
+		t.Errorf("ECS cluster lost across restart: %v %s", err, rec.Body.String())
 	}
 	if again.clock.Offset() < time.Hour {
 		t.Errorf("clock offset lost: %v", again.clock.Offset())

@@ -1,4 +1,6 @@
-// Package sandbox is a local multi-account AWS (CloudFormation, S3, STS, IAM)
+// Package sandbox is a local multi-account AWS (CloudFormation, S3, STS,
+// IAM, and for hooks EC2 key pairs and images, SSM parameters, Route53
+// hosted zones and ECS clusters)
 // that speaks AWS's wire protocols: SigV4 authentication, query-protocol XML
 // for STS, IAM and CloudFormation, REST XML for S3, IAM policy evaluation
 // shared by all services, a controllable clock, fault injection and a JSON
@@ -25,8 +27,12 @@ import (
 	"time"
 
 	"github.com/stacker-go/stacker/internal/sandbox/cloudformation"
+	"github.com/stacker-go/stacker/internal/sandbox/ec2"
+	"github.com/stacker-go/stacker/internal/sandbox/ecs"
 	"github.com/stacker-go/stacker/internal/sandbox/platform"
+	"github.com/stacker-go/stacker/internal/sandbox/route53"
 	"github.com/stacker-go/stacker/internal/sandbox/sigv4"
+	"github.com/stacker-go/stacker/internal/sandbox/ssm"
 )
 
 // Server is a sandbox: state, services and an HTTP listener.
@@ -93,7 +99,8 @@ func New(spec *Spec, opts ...Option) (*Server, error) {
 		Endpoint: s.URL,
 	}
 	s.cfn = cloudformation.New(s.plat)
-	s.register(stsService{s}, iamService{s}, s3Service{s}, s.cfn)
+	s.register(stsService{s}, iamService{s}, s3Service{s}, s.cfn,
+		ec2.New(s.plat), ssm.New(s.plat), route53.New(s.plat), ecs.New(s.plat))
 	st, err := buildState(spec, s.clock.Now())
 	if err != nil {
 		return nil, err

@@ -31,6 +31,20 @@ type acctState struct {
 	Policies map[string]*managedPolicy   `json:"policies"` // by ARN
 	MFA      map[string]*mfaDevice       `json:"mfa"`      // by serial
 	Profiles map[string]*instanceProfile `json:"instance_profiles"`
+	// ServerCerts are IAM server certificates by name.
+	ServerCerts map[string]*serverCert `json:"server_certs,omitempty"`
+}
+
+type serverCert struct {
+	Name     string    `json:"name"`
+	Path     string    `json:"path"`
+	ID       string    `json:"id"`
+	ARN      string    `json:"arn"`
+	Body     string    `json:"body"`
+	Chain    string    `json:"chain,omitempty"`
+	Key      string    `json:"key"` // the private key, never returned by the API
+	Uploaded time.Time `json:"uploaded"`
+	Expires  time.Time `json:"expires"`
 }
 
 type user struct {
@@ -134,11 +148,12 @@ func newState() *state {
 func newAccount(id, name string) *acctState {
 	return &acctState{
 		ID: id, Name: name,
-		Users:    map[string]*user{},
-		Roles:    map[string]*role{},
-		Policies: map[string]*managedPolicy{},
-		MFA:      map[string]*mfaDevice{},
-		Profiles: map[string]*instanceProfile{},
+		Users:       map[string]*user{},
+		Roles:       map[string]*role{},
+		Policies:    map[string]*managedPolicy{},
+		MFA:         map[string]*mfaDevice{},
+		Profiles:    map[string]*instanceProfile{},
+		ServerCerts: map[string]*serverCert{},
 	}
 }
 
