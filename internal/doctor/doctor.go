@@ -16,7 +16,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"sync"
 	"text/tabwriter"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -133,7 +132,6 @@ type probeObject struct {
 	key    string
 	err    error // the upload's error
 	client *s3.Client
-	once   sync.Once
 }
 
 func (p *probeObject) put(ctx context.Context, t Targets, k target.Key) {

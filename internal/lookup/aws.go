@@ -213,6 +213,7 @@ func parseDynamo(value string) (ddbQuery, error) {
 	var q ddbQuery
 	info, rest, ok := strings.Cut(value, "@")
 	if !ok {
+		//lint:ignore ST1005 stacker 1.7's exact message
 		return q, errors.New("Please make sure to include a tablename")
 	}
 	if r, t, ok := strings.Cut(info, ":"); ok {
@@ -221,6 +222,7 @@ func parseDynamo(value string) (ddbQuery, error) {
 		q.table = info
 	}
 	if q.table == "" {
+		//lint:ignore ST1005 stacker 1.7's exact message
 		return q, errors.New("Please make sure to include a dynamodb table name")
 	}
 	pk, path, ok := strings.Cut(rest, ":")
@@ -236,6 +238,7 @@ func parseDynamo(value string) (ddbQuery, error) {
 				t = m[1]
 				k = strings.Replace(k, m[0], "", 1)
 			default:
+				//lint:ignore ST1005 stacker 1.7's exact message
 				return q, fmt.Errorf("Stacker does not support looking up the datatype: %s", m[1])
 			}
 		}
@@ -278,13 +281,16 @@ func (dynamoHandler) Handle(ctx context.Context, data string, env *Env) (any, er
 	if err != nil {
 		switch apiCode(err) {
 		case "ResourceNotFoundException":
+			//lint:ignore ST1005 stacker 1.7's exact message
 			return nil, fmt.Errorf("Cannot find the dynamodb table: %s", q.table)
 		case "ValidationException":
+			//lint:ignore ST1005 stacker 1.7's exact message
 			return nil, fmt.Errorf("No dynamodb record matched the partition key: %s", q.pkName)
 		}
 		return nil, fmt.Errorf("dynamodb get item from %s: %w", q.table, err)
 	}
 	if len(out.Item) == 0 {
+		//lint:ignore ST1005 stacker 1.7's exact message
 		return nil, fmt.Errorf("The dynamodb record could not be found using the following key: {%q: %q}", q.pkName, q.keys[0].name)
 	}
 	return ddbValue(out.Item, q.keys[1:])
@@ -482,5 +488,6 @@ func (amiHandler) Handle(ctx context.Context, data string, env *Env) (any, error
 			return im.ImageID, nil
 		}
 	}
+	//lint:ignore ST1005 stacker 1.7's exact message
 	return nil, fmt.Errorf("Unable to find ec2 image with search string: %s", strings.TrimSpace(value))
 }

@@ -229,7 +229,6 @@ type reqCtx struct {
 	region    string
 	principal *platform.Principal
 	proto     platform.Protocol
-	status    int
 	code      string
 }
 

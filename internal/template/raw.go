@@ -85,6 +85,7 @@ func parseJSON(body []byte, t *blueprint.Template) error {
 	if raw, ok := top["Parameters"]; ok && !isNull(raw) {
 		names, params, err := orderedObject(raw)
 		if err != nil {
+			//lint:ignore ST1005 names the template section as written
 			return fmt.Errorf("Parameters: %w", err)
 		}
 		for _, n := range names {
@@ -105,6 +106,7 @@ func parseJSON(body []byte, t *blueprint.Template) error {
 	if raw, ok := top["Outputs"]; ok && !isNull(raw) {
 		names, _, err := orderedObject(raw)
 		if err != nil {
+			//lint:ignore ST1005 names the template section as written
 			return fmt.Errorf("Outputs: %w", err)
 		}
 		t.Outputs = names

@@ -291,7 +291,6 @@ type deployResult struct {
 	failed  []string
 	created map[string]bool // failed names that were creations
 	removed []string        // resources to delete in cleanup
-	reason  string          // stack-level failure reason when no resource failed
 }
 
 func (r *run) activeSet() map[string]bool {
@@ -775,12 +774,6 @@ func (r *run) commitExportsLocked(outs []output) {
 		}
 	}
 	r.st.Outputs = outs
-}
-
-func (r *run) importList() []string {
-	r.rg.mu.Lock()
-	defer r.rg.mu.Unlock()
-	return sortedStrings(r.imports)
 }
 
 // ---- operations ----

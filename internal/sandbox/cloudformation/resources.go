@@ -877,12 +877,14 @@ func (waitConditionHandler) create(c *rctx, ph *phase) (string, map[string]any, 
 	}
 	timeout, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil || timeout < 1 || timeout > MaxWaitTimeout {
+		//lint:ignore ST1005 CloudFormation's exact message
 		return "", nil, fmt.Errorf("Value for Timeout property must be less than %d", MaxWaitTimeout)
 	}
 	count := 1
 	if cs := c.str("Count"); cs != "" {
 		n, err := strconv.Atoi(cs)
 		if err != nil || n < 0 {
+			//lint:ignore ST1005 CloudFormation's exact message
 			return "", nil, fmt.Errorf("Count must be a positive integer")
 		}
 		count = n
@@ -930,6 +932,7 @@ func (waitConditionHandler) create(c *rctx, ph *phase) (string, map[string]any, 
 		case <-timer:
 			return "", nil, fmt.Errorf("WaitCondition timed out. Received %d conditions when expecting %d", got, count)
 		case <-ph.stop:
+			//lint:ignore ST1005 CloudFormation's exact message
 			return "", nil, fmt.Errorf("Resource creation cancelled")
 		case <-tick.C:
 		}

@@ -133,8 +133,6 @@ func (c *Client) invoke(ctx context.Context, op string, in request, decode func(
 	ctx = awsmiddleware.SetServiceID(ctx, ServiceID)
 	ctx = awsmiddleware.SetOperationName(ctx, op)
 	ctx = awsmiddleware.SetRegion(ctx, c.cfg.Region)
-	ctx = awsmiddleware.SetSigningName(ctx, signingName)
-	ctx = awsmiddleware.SetSigningRegion(ctx, c.cfg.Region)
 	if c.cfg.Logger != nil {
 		ctx = middleware.SetLogger(ctx, c.cfg.Logger)
 	}
@@ -148,7 +146,7 @@ func (c *Client) invoke(ctx context.Context, op string, in request, decode func(
 			return nil, &smithy.OperationError{ServiceID: ServiceID, OperationName: op, Err: err}
 		}
 	}
-	h := middleware.DecorateHandler(smithyhttp.NewClientHandler(c.http), stack)
+	h := middleware.DecorateHandler(smithyhttp.NewClientHandlerWithOptions(c.http), stack)
 	out, _, err := h.Handle(ctx, in)
 	if err != nil {
 		return nil, &smithy.OperationError{ServiceID: ServiceID, OperationName: op, Err: err}
@@ -162,7 +160,7 @@ func (c *Client) addMiddlewares(stack *middleware.Stack, op string, decode func(
 		stack.Build.Add(&awsmiddleware.ClientRequestID{}, middleware.After),
 		awsmiddleware.AddRequestUserAgentMiddleware(stack),
 		stack.Finalize.Add(&v4.ComputePayloadSHA256{}, middleware.After),
-		stack.Finalize.Add(&signer{creds: c.cfg.Credentials, signer: c.signer}, middleware.After),
+		stack.Finalize.Add(&signer{creds: c.cfg.Credentials, signer: c.signer, region: c.cfg.Region}, middleware.After),
 		stack.Finalize.Insert(retry.NewAttemptMiddleware(c.retryer, smithyhttp.RequestCloner), (*signer)(nil).ID(), middleware.Before),
 		stack.Deserialize.Add(&deserializer{decode: decode}, middleware.After),
 		awsmiddleware.AddRequestIDRetrieverMiddleware(stack),
@@ -215,6 +213,7 @@ func (s *serializer) HandleSerialize(ctx context.Context, in middleware.Serializ
 type signer struct {
 	creds  aws.CredentialsProvider
 	signer *v4.Signer
+	region string
 }
 
 func (*signer) ID() string { return "Signing" }
@@ -234,8 +233,7 @@ func (s *signer) HandleFinalize(ctx context.Context, in middleware.FinalizeInput
 	if err != nil {
 		return middleware.FinalizeOutput{}, middleware.Metadata{}, fmt.Errorf("retrieve credentials: %w", err)
 	}
-	err = s.signer.SignHTTP(ctx, creds, req.Request, v4.GetPayloadHash(ctx), signingName,
-		awsmiddleware.GetSigningRegion(ctx), time.Now().UTC())
+	err = s.signer.SignHTTP(ctx, creds, req.Request, v4.GetPayloadHash(ctx), signingName, s.region, time.Now().UTC())
 	if err != nil {
 		return middleware.FinalizeOutput{}, middleware.Metadata{}, fmt.Errorf("sign request: %w", err)
 	}
