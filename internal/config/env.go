@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -28,6 +30,9 @@ func readEnvFile(path string) (environment, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, &Error{Msg: fmt.Sprintf("read environment file: %v", err)}
+	}
+	if err := checkUTF8(path, data); err != nil {
+		return nil, err
 	}
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".yaml", ".yml":
@@ -100,6 +105,9 @@ func applyOverrides(env environment, overrides []string) error {
 		k, v, ok := strings.Cut(o, "=")
 		if !ok || k == "" {
 			return &Error{Msg: fmt.Sprintf("%q does not match KEY=VALUE format", o)}
+		}
+		if !utf8.ValidString(o) {
+			return &Error{Msg: fmt.Sprintf("-e %s: the value is not valid UTF-8", strconv.QuoteToASCII(k))}
 		}
 		env[k] = envValue{v: v, simple: true}
 	}

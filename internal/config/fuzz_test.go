@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -83,4 +85,41 @@ func quoteYAML(s string) string {
 		}
 	}
 	return string(append(out, '"'))
+}
+
+// FuzzTextSubstitute runs arbitrary configs through the text substitution
+// of a simple environment: no panic, and every error position inside the
+// user's file.
+func FuzzTextSubstitute(f *testing.F) {
+	for _, s := range []string{
+		"namespace: ${ns}\nstacks:\n  - {name: s, template_path: t, variables: {P: ${v}, Q: ${missing}}}\n",
+		"namespace: ${ns\n", "namespace: n # ${missing}\nv: $$x $${y} ${v\n", "a: ${v}: b\n", "namespace: n\nstacks: {a: {variables: {X: ${w", "${ns}: x\n",
+	} {
+		f.Add([]byte(s))
+	}
+	env := environment{"ns": {v: "n", simple: true}, "v": {v: "a: b", simple: true}, "w": {v: "[1, {", simple: true}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 16<<10 {
+			return
+		}
+		_, err := parse("fuzz.yaml", "/tmp", data, env)
+		if err == nil {
+			return
+		}
+		lines := bytes.Count(data, []byte("\n")) + 1
+		var list Errors
+		if es, ok := err.(Errors); ok {
+			list = es
+		} else if e, ok := err.(*Error); ok {
+			list = Errors{e}
+		}
+		for _, e := range list {
+			if strings.HasPrefix(e.Msg, "internal error") {
+				t.Fatalf("panic: %v", e)
+			}
+			if e.Pos.Line > lines {
+				t.Fatalf("position %d beyond the %d lines of the input: %v", e.Pos.Line, lines, e)
+			}
+		}
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -170,6 +171,35 @@ func parse(file, dir string, data []byte, env environment) (cfg *Config, err err
 			cfg, err = nil, &Error{Pos: Pos{File: file, Line: 1, Col: 1}, Msg: fmt.Sprintf("internal error decoding config: %v", r)}
 		}
 	}()
+	if err := checkUTF8(file, data); err != nil {
+		return nil, err
+	}
+	var (
+		doc   *yaml.Node
+		warns []string
+	)
+	if env.allSimple() && !bytes.ContainsAny(data, string([]rune{markDollar, markMissing, markEnd})) && !env.hasMarks() {
+		doc, warns, err = parseText(file, data, env)
+	} else {
+		doc, warns, err = parseNodes(file, data, env)
+	}
+	if err != nil {
+		return nil, err
+	}
+	root := doc.Content[0]
+	d := &decoder{file: file, budget: maxValueNodes}
+	cfg = &Config{Dir: dir, Environment: env.plain()}
+	d.config(cfg, root)
+	if err := d.errs.err(); err != nil {
+		return nil, err
+	}
+	cfg.Warnings = append(warns, d.warns...)
+	return cfg, nil
+}
+
+// readDoc parses one YAML document holding a mapping. Errors are
+// positioned in data.
+func readDoc(file string, data []byte) (*yaml.Node, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -192,21 +222,74 @@ func parse(file, dir string, data []byte, env environment) (cfg *Config, err err
 		return nil, &Error{Pos: Pos{File: file, Line: root.Line, Col: root.Column},
 			Msg: fmt.Sprintf("config must be a mapping of keys (namespace, stacks...), not a %s", kindName(root))}
 	}
+	return &doc, nil
+}
 
-	var serrs errorList
-	(&substituter{env: env, file: file, errs: &serrs}).walk(&doc, false)
-	if err := serrs.err(); err != nil {
-		return nil, err
+// parseNodes parses data and substitutes env into its scalars (a YAML
+// environment, whose values keep their types).
+func parseNodes(file string, data []byte, env environment) (*yaml.Node, []string, error) {
+	doc, err := readDoc(file, data)
+	if err != nil {
+		return nil, nil, err
 	}
+	var errs errorList
+	uc := &unterminatedChecker{errs: &errs, pos: func(n *yaml.Node, off int) Pos { return scalarPos(file, n, off) }}
+	uc.root(doc.Content[0])
+	(&substituter{env: env, file: file, errs: &errs}).walk(doc, false)
+	if err := errs.err(); err != nil {
+		return nil, nil, err
+	}
+	return doc, uc.warns, nil
+}
 
-	d := &decoder{file: file, budget: maxValueNodes}
-	cfg = &Config{Dir: dir, Environment: env.plain()}
-	d.config(cfg, root)
-	if err := d.errs.err(); err != nil {
-		return nil, err
+// parseText substitutes a simple environment into the raw text, then
+// parses it (see textsubst.go). A config that does not parse after text
+// substitution but does with node substitution (a value such as "a: b"
+// that YAML would read as structure) keeps working as it did.
+func parseText(file string, data []byte, env environment) (*yaml.Node, []string, error) {
+	ts := substituteText(data, env)
+	doc, err := readDoc(file, ts.out)
+	if err != nil {
+		if d2, w2, err2 := parseNodes(file, data, env); err2 == nil {
+			return d2, w2, nil
+		}
+		var pe *Error
+		if errors.As(err, &pe) && pe.Pos.Line > 0 {
+			pe.Pos.Line, pe.Pos.Col = ts.mapPos(pe.Pos.Line, pe.Pos.Col)
+		}
+		return nil, nil, err
 	}
-	cfg.Warnings = d.warns
-	return cfg, nil
+	var errs errorList
+	ts.missingErrors(file, doc, &errs, map[*yaml.Node]bool{})
+	uc := &unterminatedChecker{errs: &errs, pos: func(n *yaml.Node, off int) Pos {
+		p := scalarPos(file, n, off)
+		p.Line, p.Col = ts.mapPos(p.Line, p.Col)
+		return p
+	}}
+	uc.root(doc.Content[0])
+	if err := errs.err(); err != nil {
+		return nil, nil, err
+	}
+	ts.mapNodes(doc, map[*yaml.Node]bool{})
+	unescapeDollars(doc, map[*yaml.Node]bool{})
+	return doc, uc.warns, nil
+}
+
+// checkUTF8 rejects text that is not UTF-8, at the first bad byte.
+func checkUTF8(file string, data []byte) error {
+	if utf8.Valid(data) {
+		return nil
+	}
+	off := 0
+	for off < len(data) {
+		r, n := utf8.DecodeRune(data[off:])
+		if r == utf8.RuneError && n <= 1 {
+			break
+		}
+		off += n
+	}
+	line, col := posOf(data, lineStarts(data), off)
+	return &Error{Pos: Pos{File: file, Line: line, Col: col}, Msg: fmt.Sprintf("invalid UTF-8 (byte 0x%02x at offset %d); the file must be UTF-8 text", data[off], off)}
 }
 
 // ---- names and defaults ------------------------------------------------

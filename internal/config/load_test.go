@@ -283,3 +283,30 @@ func TestMergeKeyChainsStayFast(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestTextSubstitution: a simple environment is substituted into the raw
+// text as stacker did, so placeholders work in flow mappings and values
+// are typed by YAML, while positions still point into the user's file.
+func TestTextSubstitution(t *testing.T) {
+	cfg := mustLoad(t, "namespace: ns\nstacks:\n  - {name: s, template_path: t.yaml, variables: {Param1: ${subnets}, N: ${n}, L: ${list}}}\n  # ${not_defined} in a comment\n",
+		"e.env", "subnets: subnet-a\nn: 5\nlist: [x, y]\n")
+	want := map[string]any{"Param1": "subnet-a", "N": 5, "L": []any{"x", "y"}}
+	if got := cfg.Stacks[0].Variables; !reflect.DeepEqual(got, want) {
+		t.Fatalf("variables = %#v, want %#v", got, want)
+	}
+	// A decoder error after a longer substitution on the same line is at
+	// the column of the user's text.
+	_, err := load(t, "namespace: ns\nstacks:\n  - {name: ${long}, class_path: a.B, rogue: 1}\n", "e.env", "long: "+strings.Repeat("x", 40)+"\n")
+	if err == nil || !strings.Contains(err.Error(), "stacker.yaml:3:38:") {
+		t.Fatalf("error = %v, want it at 3:38", err)
+	}
+}
+
+// TestHugeInvalidEnvValue: a 10 MB value that is not UTF-8 is refused at
+// its position.
+func TestHugeInvalidEnvValue(t *testing.T) {
+	_, err := load(t, "namespace: ns\n", "e.env", "ok: 1\nbig: "+strings.Repeat("\xff", 10<<20)+"\n")
+	if err == nil || !strings.Contains(err.Error(), "e.env:2:6: invalid UTF-8") {
+		t.Fatalf("error = %v", err)
+	}
+}

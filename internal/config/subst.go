@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -8,8 +9,10 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Environment substitution runs on the parsed YAML nodes, so comments are
-// never touched and every node keeps its line and column.
+// Node substitution is used when the environment holds typed values (a
+// YAML environment file): it runs on the parsed YAML nodes, so comments are
+// never touched and every node keeps its line and column. A simple
+// environment is substituted into the text instead (textsubst.go).
 //
 // In every scalar (mapping keys included):
 //   - $$ is a literal $;
@@ -111,7 +114,7 @@ func (env environment) substitute(v string) (string, error) {
 		}
 		ev, ok := env[r.name]
 		if !ok {
-			return "", fmt.Errorf("environment has no key %q (used as ${%s}; write $${%s} for a literal ${%s})", r.name, r.name, r.name, r.name)
+			return "", errors.New(missingKeyMsg(r.name))
 		}
 		s, err := envText(r.name, ev)
 		if err != nil {
@@ -183,8 +186,7 @@ func (s *substituter) scalar(n *yaml.Node, isKey bool) {
 		}
 		ev, ok := s.env[r.name]
 		if !ok {
-			s.errs.add(s.refPos(n, r.start), "environment has no key %q (used as ${%s}; define it in the environment file or with -e %s=..., or write $${%s} for a literal ${%s})",
-				r.name, r.name, r.name, r.name, r.name)
+			s.errs.add(s.refPos(n, r.start), "%s", missingKeyMsg(r.name))
 			continue
 		}
 		text, err := envText(r.name, ev)

@@ -34,13 +34,28 @@ func (e *UnknownTypeError) Error() string {
 	return fmt.Sprintf("unknown lookup type %q (did you mean %q?)", e.Type, e.Suggestion)
 }
 
+// UnterminatedError reports a lookup whose closing "}" is missing. Offset
+// is the byte offset of its "${" in the parsed string.
+type UnterminatedError struct {
+	Offset int
+	Text   string
+}
+
+func (e *UnterminatedError) Error() string {
+	t := e.Text
+	if len(t) > 60 {
+		t = t[:60] + "..."
+	}
+	return fmt.Sprintf("unterminated lookup %s: it needs a closing }", t)
+}
+
 // parser turns a string into parts. Inside a lookup's data, braces must
 // balance: "{...}" and non-lookup "${...}" are data text, and the "}" that
 // closes the lookup is the first unbalanced one. What is a lookup: "${T" followed by
 // whitespace, where T is a registered type. Any other "${...}" is literal
 // text, so CloudFormation Fn::Sub strings such as ${AWS::Region} or ${Foo}
 // pass through; but a T within two edits of a registered type is taken as
-// a typo and reported. An unterminated "${T data" stays literal.
+// a typo and reported. An unterminated "${T data" is an UnterminatedError.
 type parser struct {
 	s     string
 	known func(string) bool
@@ -148,7 +163,9 @@ func (p *parser) call(i, depth int) (*call, int, error) {
 		return nil, 0, err
 	}
 	if !closed {
-		return nil, 0, nil // unterminated: literal text
+		// "${output vpc::Id" without its "}" is a mistake, not text to
+		// send to CloudFormation: the dependency would silently vanish.
+		return nil, 0, &UnterminatedError{Offset: i, Text: s[i:]}
 	}
 	return &call{typ: typ, data: data, raw: s[i : end+1]}, end + 1, nil
 }
