@@ -14,8 +14,8 @@ import (
 
 	"github.com/stacker-go/stacker/blueprint"
 	_ "github.com/stacker-go/stacker/blueprints/all"
-	_ "github.com/stacker-go/stacker/internal/testblueprints"
 	"github.com/stacker-go/stacker/internal/config"
+	_ "github.com/stacker-go/stacker/internal/testblueprints"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
