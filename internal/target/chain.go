@@ -48,25 +48,43 @@ func (c *Chain) String() string { return strings.Join(c.Hops, " → ") }
 
 // configFiles and credentialsFiles honour AWS_CONFIG_FILE and
 // AWS_SHARED_CREDENTIALS_FILE like the AWS CLI.
-func configFiles() []string {
-	if p := os.Getenv("AWS_CONFIG_FILE"); p != "" {
+func (f *Factory) configFiles() []string {
+	if p := f.getenv("AWS_CONFIG_FILE"); p != "" {
 		return []string{p}
 	}
 	return []string{awsconfig.DefaultSharedConfigFilename()}
 }
 
-func credentialsFiles() []string {
-	if p := os.Getenv("AWS_SHARED_CREDENTIALS_FILE"); p != "" {
+func (f *Factory) credentialsFiles() []string {
+	if p := f.getenv("AWS_SHARED_CREDENTIALS_FILE"); p != "" {
 		return []string{p}
 	}
 	return []string{awsconfig.DefaultSharedCredentialsFilename()}
 }
 
-func sharedFileOptions() []func(*awsconfig.LoadOptions) error {
-	return []func(*awsconfig.LoadOptions) error{
-		awsconfig.WithSharedConfigFiles(configFiles()),
-		awsconfig.WithSharedCredentialsFiles(credentialsFiles()),
+// sharedFileOptions are the SDK load options every config of the factory
+// starts from: its shared files and, when the factory has an environment of
+// its own (Options.Getenv), the endpoint and region of that environment, which the SDK would otherwise read from the
+// process.
+func (f *Factory) sharedFileOptions() []func(*awsconfig.LoadOptions) error {
+	opts := []func(*awsconfig.LoadOptions) error{
+		awsconfig.WithSharedConfigFiles(f.configFiles()),
+		awsconfig.WithSharedCredentialsFiles(f.credentialsFiles()),
 	}
+	if f.opts.Getenv == nil {
+		return opts
+	}
+	if ep := f.getenv("AWS_ENDPOINT_URL"); ep != "" {
+		opts = append(opts, awsconfig.WithBaseEndpoint(ep))
+	}
+	region := f.getenv("AWS_REGION")
+	if region == "" {
+		region = f.getenv("AWS_DEFAULT_REGION")
+	}
+	if region != "" {
+		opts = append(opts, awsconfig.WithRegion(region))
+	}
+	return opts
 }
 
 func (f *Factory) chain(ctx context.Context, profile string) (*Chain, error) {
@@ -94,19 +112,19 @@ func (f *Factory) memoHop(key string, build func() aws.CredentialsProvider) *aws
 	return c
 }
 
-func envCredentials() (aws.Credentials, bool) {
-	id := os.Getenv("AWS_ACCESS_KEY_ID")
+func (f *Factory) envCredentials() (aws.Credentials, bool) {
+	id := f.getenv("AWS_ACCESS_KEY_ID")
 	if id == "" {
-		id = os.Getenv("AWS_ACCESS_KEY")
+		id = f.getenv("AWS_ACCESS_KEY")
 	}
-	secret := os.Getenv("AWS_SECRET_ACCESS_KEY")
+	secret := f.getenv("AWS_SECRET_ACCESS_KEY")
 	if secret == "" {
-		secret = os.Getenv("AWS_SECRET_KEY")
+		secret = f.getenv("AWS_SECRET_KEY")
 	}
 	if id == "" || secret == "" {
 		return aws.Credentials{}, false
 	}
-	return aws.Credentials{AccessKeyID: id, SecretAccessKey: secret, SessionToken: os.Getenv("AWS_SESSION_TOKEN"), Source: "Environment"}, true
+	return aws.Credentials{AccessKeyID: id, SecretAccessKey: secret, SessionToken: f.getenv("AWS_SESSION_TOKEN"), Source: "Environment"}, true
 }
 
 // buildChain reads a profile with the SDK's shared config loader (which
@@ -116,14 +134,14 @@ func (f *Factory) buildChain(ctx context.Context, profile string) (*Chain, error
 		// No profile named anywhere: environment credentials win, like the
 		// SDK; otherwise the "default" profile if it exists, else the SDK's
 		// default chain (IMDS, container, ...).
-		if creds, ok := envCredentials(); ok {
+		if creds, ok := f.envCredentials(); ok {
 			p := f.memoHop("root|env", func() aws.CredentialsProvider { return credentials.StaticCredentialsProvider{Value: creds} })
 			return &Chain{Hops: []string{"environment"}, Path: []string{"env"}, Credentials: p}, nil
 		}
 		if _, err := f.loadShared(ctx, "default"); err == nil {
 			profile = "default"
 		} else {
-			cfg, err := awsconfig.LoadDefaultConfig(ctx, sharedFileOptions()...)
+			cfg, err := awsconfig.LoadDefaultConfig(ctx, f.sharedFileOptions()...)
 			if err != nil {
 				return nil, fmt.Errorf("load default credentials: %w", err)
 			}
@@ -156,7 +174,7 @@ func (f *Factory) buildChain(ctx context.Context, profile string) (*Chain, error
 	case root.CredentialSource != "":
 		switch root.CredentialSource {
 		case "Environment":
-			creds, ok := envCredentials()
+			creds, ok := f.envCredentials()
 			if !ok {
 				return nil, fmt.Errorf("profile %s: credential_source = Environment, but AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set", root.Profile)
 			}
@@ -169,14 +187,14 @@ func (f *Factory) buildChain(ctx context.Context, profile string) (*Chain, error
 			ch.Hops = append(ch.Hops, "EC2 instance metadata")
 			ch.Path = append(ch.Path, "imds")
 		case "EcsContainer":
-			uri := os.Getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI")
-			if rel := os.Getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"); rel != "" {
+			uri := f.getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+			if rel := f.getenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"); rel != "" {
 				uri = "http://169.254.170.2" + rel
 			}
 			if uri == "" {
 				return nil, fmt.Errorf("profile %s: credential_source = EcsContainer, but AWS_CONTAINER_CREDENTIALS_RELATIVE_URI and AWS_CONTAINER_CREDENTIALS_FULL_URI are not set", root.Profile)
 			}
-			token := os.Getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN")
+			token := f.getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN")
 			src = f.memoHop("root|ecs", func() aws.CredentialsProvider {
 				return endpointcreds.New(uri, func(o *endpointcreds.Options) { o.AuthorizationToken = token })
 			})
@@ -191,7 +209,7 @@ func (f *Factory) buildChain(ctx context.Context, profile string) (*Chain, error
 		// identity always has one), so give it our MFA token source.
 		name := root.Profile
 		serial := root.MFASerial
-		opts := append(sharedFileOptions(), awsconfig.WithSharedConfigProfile(name),
+		opts := append(f.sharedFileOptions(), awsconfig.WithSharedConfigProfile(name),
 			awsconfig.WithAssumeRoleCredentialOptions(func(o *stscreds.AssumeRoleOptions) {
 				o.TokenProvider = func() (string, error) { return f.codes.get(context.Background(), name, serial) }
 			}))
@@ -294,13 +312,13 @@ func asCache(p aws.CredentialsProvider) *aws.CredentialsCache {
 
 func (f *Factory) loadShared(ctx context.Context, profile string) (awsconfig.SharedConfig, error) {
 	sc, err := awsconfig.LoadSharedConfigProfile(ctx, profile, func(o *awsconfig.LoadSharedConfigOptions) {
-		o.ConfigFiles = configFiles()
-		o.CredentialsFiles = credentialsFiles()
+		o.ConfigFiles = f.configFiles()
+		o.CredentialsFiles = f.credentialsFiles()
 	})
 	if err != nil {
 		var nx awsconfig.SharedConfigProfileNotExistError
 		if errors.As(err, &nx) && nx.Profile == profile {
-			return sc, fmt.Errorf("profile %s not found in %s", profile, strings.Join(append(configFiles(), credentialsFiles()...), " or "))
+			return sc, fmt.Errorf("profile %s not found in %s", profile, strings.Join(append(f.configFiles(), f.credentialsFiles()...), " or "))
 		}
 		return sc, fmt.Errorf("profile %s: %w", profile, err)
 	}
@@ -312,7 +330,7 @@ func (f *Factory) loadShared(ctx context.Context, profile string) (awsconfig.Sha
 // endpoint_url / AWS_ENDPOINT_URL(_STS), signed with the hop's source.
 func (f *Factory) stsClientFor(profile string) func(ctx context.Context, source aws.CredentialsProvider) (stsAPI, error) {
 	return func(ctx context.Context, source aws.CredentialsProvider) (stsAPI, error) {
-		opts := append(sharedFileOptions(), awsconfig.WithSharedConfigProfile(profile), awsconfig.WithCredentialsProvider(source))
+		opts := append(f.sharedFileOptions(), awsconfig.WithSharedConfigProfile(profile), awsconfig.WithCredentialsProvider(source))
 		cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("profile %s: load AWS config for STS: %w", profile, err)

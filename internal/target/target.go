@@ -73,6 +73,11 @@ type Options struct {
 	Prompt func(ctx context.Context, profile, serial string) (string, error)
 	// Logger receives one debug line per hop; nil means slog.Default().
 	Logger *slog.Logger
+	// Getenv is the environment AWS settings are read from (shared files,
+	// profile, environment credentials, endpoint, region); nil means the
+	// process environment. The demo runs against its sandbox this way,
+	// without touching the process's.
+	Getenv func(string) string
 	// ReadRate and WriteRate are the API budgets in calls per second per
 	// (account, region); 0 means DefaultReadRate and DefaultWriteRate.
 	ReadRate, WriteRate float64
@@ -157,21 +162,30 @@ func (f *Factory) Resolve(k Key) Key {
 // AWS_DEFAULT_PROFILE, or "" (the SDK's default chain). It is the one
 // resolution of a profile name: credentials, the account guard's accounts
 // map and messages all go through it (Profile).
-func profileName(k Key) string {
+func (f *Factory) profileName(k Key) string {
 	if k.Profile != "" {
 		return k.Profile
 	}
-	if p := os.Getenv(EnvProfile); p != "" {
+	if p := f.getenv(EnvProfile); p != "" {
 		return p
 	}
-	return os.Getenv(EnvDefaultProfile)
+	return f.getenv(EnvDefaultProfile)
+}
+
+// getenv reads the factory's environment (Options.Getenv), or the
+// process's.
+func (f *Factory) getenv(key string) string {
+	if f.opts.Getenv != nil {
+		return f.opts.Getenv(key)
+	}
+	return os.Getenv(key)
 }
 
 // Profile is the name of the profile whose credentials a target uses: the
 // key's own, else --profile, AWS_PROFILE, AWS_DEFAULT_PROFILE, else
 // "default". The account guard looks it up in the config's accounts map.
 func (f *Factory) Profile(k Key) string {
-	if p := profileName(f.Resolve(k)); p != "" {
+	if p := f.profileName(f.Resolve(k)); p != "" {
 		return p
 	}
 	return "default"
@@ -197,11 +211,11 @@ func (f *Factory) Config(ctx context.Context, k Key) (aws.Config, error) {
 }
 
 func (f *Factory) buildConfig(ctx context.Context, k Key) (aws.Config, error) {
-	ch, err := f.chain(ctx, profileName(k))
+	ch, err := f.chain(ctx, f.profileName(k))
 	if err != nil {
 		return aws.Config{}, err
 	}
-	opts := sharedFileOptions()
+	opts := f.sharedFileOptions()
 	if ch.Profile != "" {
 		opts = append(opts, awsconfig.WithSharedConfigProfile(ch.Profile))
 	}
@@ -223,7 +237,7 @@ func (f *Factory) buildConfig(ctx context.Context, k Key) (aws.Config, error) {
 // its profile).
 func (f *Factory) Chain(ctx context.Context, k Key) (*Chain, error) {
 	k = f.Resolve(k)
-	ch, err := f.chain(ctx, profileName(k))
+	ch, err := f.chain(ctx, f.profileName(k))
 	if err != nil {
 		return nil, fmt.Errorf("target %s: %w", k, err)
 	}
@@ -265,7 +279,7 @@ func (f *Factory) Identity(ctx context.Context, k Key) (Identity, error) {
 	k = f.Resolve(k)
 	// Who the credentials are does not depend on the region: one call per
 	// credential chain (profile), whichever region asks first.
-	memo := Key{Profile: profileName(k)}
+	memo := Key{Profile: f.profileName(k)}
 	f.mu.Lock()
 	e, ok := f.accounts[memo]
 	if !ok {

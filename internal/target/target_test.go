@@ -600,3 +600,32 @@ region = us-east-1
 		t.Errorf("GetRoleCredentials = %d, want 1", n)
 	}
 }
+
+// TestEnvironmentFromOptionsNotTheProcess: with Options.Getenv, the shared
+// files, environment keys and endpoint come from it, even when the process
+// environment points elsewhere (the demo runs against its sandbox so).
+func TestEnvironmentFromOptionsNotTheProcess(t *testing.T) {
+	sts := setup(t, seedConfig)
+	env := map[string]string{}
+	for _, k := range []string{"AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ENDPOINT_URL"} {
+		env[k] = os.Getenv(k)
+	}
+	env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = "AKIAROOT", "rootsecret"
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "missing"))
+	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAPROCESS")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "processsecret")
+	t.Setenv("AWS_PROFILE", "nosuchprofile")
+
+	f := NewFactory(Options{NoCache: true, Getenv: func(k string) string { return env[k] }})
+	if err := f.Preflight(context.Background(), keys("master")); err != nil {
+		t.Fatal(err)
+	}
+	calls := sts.callsOf("AssumeRole")
+	if len(calls) != 1 || calls[0].KeyID != "AKIAROOT" {
+		t.Errorf("AssumeRole calls = %+v, want one with the injected keys", calls)
+	}
+	if got := f.Profile(Key{}); got != "default" {
+		t.Errorf("Profile() = %q, want default (AWS_PROFILE of the process ignored)", got)
+	}
+}
