@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/stacker-go/stacker/internal/deploy"
+	"github.com/stacker-go/stacker/internal/event"
 )
 
 // BuildOptions are the flags of `stacker build`.
@@ -18,6 +19,7 @@ type BuildOptions struct {
 	Tail        bool
 	Dump        string // --dump DIR: render templates into DIR, no AWS
 	DumpSet     bool   // --dump was given (an empty DIR is an error)
+	Progress    ProgressFlags
 }
 
 func newBuildCmd(f *Factory) *cobra.Command { return newBuildCmdWith(f, runBuild) }
@@ -32,7 +34,12 @@ func newBuildCmdWith(f *Factory, runF func(context.Context, *Factory, *BuildOpti
 --outline prints the plan and --dump DIR renders the templates into DIR;
 neither makes any AWS call.`,
 		Args: positionalArgs,
-		RunE: o.Common.runE(f, o.validate, func(ctx context.Context) error { return runF(ctx, f, o) }),
+		RunE: o.Common.runE(f, func(cmd *cobra.Command) error {
+			if err := o.Progress.complete(cmd, f.getenv); err != nil {
+				return err
+			}
+			return o.validate(cmd)
+		}, func(ctx context.Context) error { return runF(ctx, f, o) }),
 	}
 	addCommonFlags(cmd, &o.Common, buildFlags)
 	fl := cmd.Flags()
@@ -42,6 +49,7 @@ neither makes any AWS call.`,
 	fl.IntVarP(&o.MaxParallel, "max-parallel", "j", 0, "at most `N` stacks in flight (0 = no limit)")
 	fl.BoolVarP(&o.Tail, "tail", "t", false, "print stack events while stacks change")
 	fl.StringVarP(&o.Dump, "dump", "d", "", "render every template into `DIR` and exit (no AWS calls)")
+	addProgressFlags(cmd, &o.Progress)
 	return cmd
 }
 
@@ -71,5 +79,5 @@ func runBuild(ctx context.Context, f *Factory, o *BuildOptions) error {
 	}
 	do := o.Common.deployOptions(f, cfg, reg, g)
 	do.Force, do.MaxParallel, do.Tail = o.Force, o.MaxParallel, o.Tail
-	return runErr(ctx, deploy.Build(ctx, do))
+	return runErr(ctx, o.Progress.run(ctx, f, do, o.Common.Verbose > 0, o.Tail, event.Build, deploy.Build))
 }

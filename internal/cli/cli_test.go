@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/stacker-go/stacker/internal/ui"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,7 +18,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // clearStackerEnv keeps the caller's STACKER_* variables out of a test.
 func clearStackerEnv(t *testing.T) {
 	t.Helper()
-	for _, k := range []string{envMFACode, envNoCredCache, envReadRate} {
+	for _, k := range []string{envMFACode, envNoCredCache, envReadRate, ui.EnvProgress} {
 		t.Setenv(k, "")
 	}
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/stacker-go/stacker/internal/deploy"
+	"github.com/stacker-go/stacker/internal/event"
 )
 
 // DestroyOptions are the flags of `stacker destroy`.
@@ -14,6 +15,7 @@ type DestroyOptions struct {
 	Stacks      []string // these plus everything that depends on them
 	MaxParallel int
 	Tail        bool
+	Progress    ProgressFlags
 }
 
 func newDestroyCmd(f *Factory) *cobra.Command { return newDestroyCmdWith(f, runDestroy) }
@@ -27,7 +29,12 @@ func newDestroyCmdWith(f *Factory, runF func(context.Context, *Factory, *Destroy
 
 Without --force it only prints the plan (no AWS calls, no hooks).`,
 		Args: positionalArgs,
-		RunE: o.Common.runE(f, func(*cobra.Command) error { return checkMaxParallel(o.MaxParallel) },
+		RunE: o.Common.runE(f, func(cmd *cobra.Command) error {
+			if err := o.Progress.complete(cmd, f.getenv); err != nil {
+				return err
+			}
+			return checkMaxParallel(o.MaxParallel)
+		},
 			func(ctx context.Context) error { return runF(ctx, f, o) }),
 	}
 	addCommonFlags(cmd, &o.Common, awsRunFlags)
@@ -36,6 +43,7 @@ Without --force it only prints the plan (no AWS calls, no hooks).`,
 	addStacksFlag(cmd, &o.Stacks, true, "only this stack or target and everything that depends on it")
 	fl.IntVarP(&o.MaxParallel, "max-parallel", "j", 0, "at most `N` stacks in flight (0 = no limit)")
 	fl.BoolVarP(&o.Tail, "tail", "t", false, "print stack events while stacks are deleted")
+	addProgressFlags(cmd, &o.Progress)
 	return cmd
 }
 
@@ -50,5 +58,5 @@ func runDestroy(ctx context.Context, f *Factory, o *DestroyOptions) error {
 	}
 	do := o.Common.deployOptions(f, cfg, reg, g) // g not reversed: deploy.Destroy walks it dependants first
 	do.MaxParallel, do.Tail = o.MaxParallel, o.Tail
-	return runErr(ctx, deploy.Destroy(ctx, do))
+	return runErr(ctx, o.Progress.run(ctx, f, do, o.Common.Verbose > 0, o.Tail, event.Destroy, deploy.Destroy))
 }

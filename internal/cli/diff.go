@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/stacker-go/stacker/internal/deploy"
+	"github.com/stacker-go/stacker/internal/event"
 )
 
 // DiffOptions are the flags of `stacker diff`.
@@ -13,6 +14,7 @@ type DiffOptions struct {
 	Force       []string // diff these locked stacks too
 	Stacks      []string // these plus their dependencies
 	MaxParallel int
+	Progress    ProgressFlags
 }
 
 func newDiffCmd(f *Factory) *cobra.Command { return newDiffCmdWith(f, runDiff) }
@@ -23,7 +25,12 @@ func newDiffCmdWith(f *Factory, runF func(context.Context, *Factory, *DiffOption
 		Use:   "diff [environment] config",
 		Short: "Show what build would change, through change sets",
 		Args:  positionalArgs,
-		RunE: o.Common.runE(f, func(*cobra.Command) error { return checkMaxParallel(o.MaxParallel) },
+		RunE: o.Common.runE(f, func(cmd *cobra.Command) error {
+			if err := o.Progress.complete(cmd, f.getenv); err != nil {
+				return err
+			}
+			return checkMaxParallel(o.MaxParallel)
+		},
 			func(ctx context.Context) error { return runF(ctx, f, o) }),
 	}
 	addCommonFlags(cmd, &o.Common, diffFlags)
@@ -31,6 +38,7 @@ func newDiffCmdWith(f *Factory, runF func(context.Context, *Factory, *DiffOption
 	fl.StringArrayVar(&o.Force, "force", nil, "diff the locked stack `NAME` too (repeatable)")
 	addStacksFlag(cmd, &o.Stacks, false, "only this stack or target and its dependencies")
 	fl.IntVarP(&o.MaxParallel, "max-parallel", "j", 0, "at most `N` stacks in flight (0 = no limit)")
+	addProgressFlags(cmd, &o.Progress)
 	return cmd
 }
 
@@ -41,5 +49,5 @@ func runDiff(ctx context.Context, f *Factory, o *DiffOptions) error {
 	}
 	do := o.Common.deployOptions(f, cfg, reg, g)
 	do.Force, do.MaxParallel = o.Force, o.MaxParallel
-	return runErr(ctx, deploy.Diff(ctx, do))
+	return runErr(ctx, o.Progress.run(ctx, f, do, o.Common.Verbose > 0, false, event.Diff, deploy.Diff))
 }

@@ -68,7 +68,7 @@ func TestFlagParsing(t *testing.T) {
 		wantErr string
 	}{
 		{name: "build defaults", cmd: "build", args: []string{"c.yaml"},
-			want: func() any { return BuildOptions{Common: common("c.yaml", buildFlags)} }},
+			want: func() any { return BuildOptions{Progress: autoProgress, Common: common("c.yaml", buildFlags)} }},
 		{name: "environment file then config", cmd: "graph", args: []string{"dev.env", "c.yaml"},
 			want: func() any {
 				c := common("c.yaml", offlineFlags)
@@ -80,7 +80,7 @@ func TestFlagParsing(t *testing.T) {
 				"-i", "--replacements-only", "--recreate-failed", "--mfa-code", "123456", "--no-credential-cache",
 				"--read-rate", "2.5", "-"},
 			want: func() any {
-				return BuildOptions{Common: CommonOptions{ConfigPath: "-", Env: []string{"a=1", "b=x=y", "c="},
+				return BuildOptions{Progress: autoProgress, Common: CommonOptions{ConfigPath: "-", Env: []string{"a=1", "b=x=y", "c="},
 					Region: "eu-west-1", Profile: "prod", Verbose: 2, Interactive: true, ReplacementsOnly: true,
 					RecreateFailed: true, MFACode: "123456", NoCredentialCache: true, ReadRate: 2.5, flags: buildFlags,
 					Stdin: strings.NewReader("")}}
@@ -89,22 +89,22 @@ func TestFlagParsing(t *testing.T) {
 		{name: "build flags", cmd: "build",
 			args: []string{"-o", "--force", "vpc", "--force", "db", "--stacks", "app", "--targets", "all", "-j", "3", "-t", "c.yaml"},
 			want: func() any {
-				return BuildOptions{Common: common("c.yaml", buildFlags), Outline: true, Force: []string{"vpc", "db"},
+				return BuildOptions{Progress: autoProgress, Common: common("c.yaml", buildFlags), Outline: true, Force: []string{"vpc", "db"},
 					Stacks: []string{"app", "all"}, MaxParallel: 3, Tail: true}
 			}},
 		{name: "build dump", cmd: "build", args: []string{"--dump", "out", "c.yaml"},
-			want: func() any { return BuildOptions{Common: common("c.yaml", buildFlags), Dump: "out", DumpSet: true} }},
+			want: func() any { return BuildOptions{Progress: autoProgress, Common: common("c.yaml", buildFlags), Dump: "out", DumpSet: true} }},
 		{name: "build dump empty dir is an error", cmd: "build", args: []string{"-d", "", "c.yaml"},
 			wantErr: `--dump needs a directory`},
 		{name: "negative -j", cmd: "build", args: []string{"-j", "-2", "c.yaml"}, wantErr: "-j/--max-parallel -2"},
 		{name: "destroy flags", cmd: "destroy", args: []string{"-f", "--stacks", "vpc", "-j", "1", "-t", "c.yaml"},
 			want: func() any {
-				return DestroyOptions{Common: common("c.yaml", awsRunFlags), Force: true, Stacks: []string{"vpc"}, MaxParallel: 1, Tail: true}
+				return DestroyOptions{Progress: autoProgress, Common: common("c.yaml", awsRunFlags), Force: true, Stacks: []string{"vpc"}, MaxParallel: 1, Tail: true}
 			}},
 		{name: "destroy negative -j", cmd: "destroy", args: []string{"-j", "-1", "c.yaml"}, wantErr: "must be 0"},
 		{name: "diff flags", cmd: "diff", args: []string{"--force", "vpc", "--stacks", "app", "-j", "2", "c.yaml"},
 			want: func() any {
-				return DiffOptions{Common: common("c.yaml", diffFlags), Force: []string{"vpc"}, Stacks: []string{"app"}, MaxParallel: 2}
+				return DiffOptions{Progress: autoProgress, Common: common("c.yaml", diffFlags), Force: []string{"vpc"}, Stacks: []string{"app"}, MaxParallel: 2}
 			}},
 		{name: "diff has no --targets", cmd: "diff", args: []string{"--targets", "app", "c.yaml"}, wantErr: "unknown flag: --targets"},
 		{name: "info flags", cmd: "info", args: []string{"--stacks", "vpc", "--json", "c.yaml"},
@@ -141,6 +141,21 @@ func TestFlagParsing(t *testing.T) {
 		{name: "bad read rate in the environment", cmd: "info", args: []string{"c.yaml"},
 			env: map[string]string{envReadRate: "fast"}, wantErr: `STACKER_READ_RATE="fast"`},
 		{name: "negative read rate", cmd: "build", args: []string{"--read-rate", "-1", "c.yaml"}, wantErr: "--read-rate -1"},
+		{name: "progress and timeline", cmd: "destroy", args: []string{"--progress", "json", "--timeline", "run.html", "c.yaml"},
+			want: func() any {
+				return DestroyOptions{Common: common("c.yaml", awsRunFlags), Progress: ProgressFlags{Progress: "json", Timeline: "run.html"}}
+			}},
+		{name: "progress from the environment", cmd: "diff", args: []string{"c.yaml"}, env: map[string]string{"STACKER_PROGRESS": "plain"},
+			want: func() any {
+				return DiffOptions{Common: common("c.yaml", diffFlags), Progress: ProgressFlags{Progress: "plain"}}
+			}},
+		{name: "--progress wins over the environment", cmd: "build", args: []string{"--progress", "tty", "c.yaml"}, env: map[string]string{"STACKER_PROGRESS": "plain"},
+			want: func() any {
+				return BuildOptions{Common: common("c.yaml", buildFlags), Progress: ProgressFlags{Progress: "tty"}}
+			}},
+		{name: "unknown progress", cmd: "build", args: []string{"--progress", "fancy", "c.yaml"}, wantErr: `--progress "fancy": want auto, tty, plain or json`},
+		{name: "unknown progress in the environment", cmd: "build", args: []string{"c.yaml"}, env: map[string]string{"STACKER_PROGRESS": "x"}, wantErr: `STACKER_PROGRESS="x"`},
+		{name: "timeline of another kind", cmd: "build", args: []string{"--timeline", "run.png", "c.yaml"}, wantErr: `--timeline "run.png": the file name must end in .svg or .html`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -168,6 +183,8 @@ func TestFlagParsing(t *testing.T) {
 		})
 	}
 }
+
+var autoProgress = ProgressFlags{Progress: "auto"}
 
 func TestExitCodesOfCobraErrors(t *testing.T) {
 	clearStackerEnv(t)
