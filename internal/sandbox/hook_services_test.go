@@ -182,6 +182,9 @@ func TestEC2KeyPairsAndImages(t *testing.T) {
 		t.Errorf("DescribeImages by owner id: %s", body)
 	}
 
+	st, body = ec2Call(t, env, prod, map[string]string{"Action": "DescribeImages", "Filter.1.Name": "colour", "Filter.1.Value.1": "blue"})
+	add("describe images with an unknown filter", st, body)
+
 	// Authorization: a user with no EC2 permission.
 	u := env.AddUser("prod", sandbox.UserSpec{Name: "noec2", Policies: map[string]sandbox.PolicyDoc{"p": sandbox.PolicyDoc(allow("s3:*"))}})
 	st, body = ec2Call(t, env, u.AccessKeys[0], map[string]string{"Action": "DescribeKeyPairs"})

@@ -318,6 +318,11 @@ func (x *s3Req) putObject(w http.ResponseWriter) *platform.APIError {
 		if srcB == nil {
 			return noSuchBucket(sb)
 		}
+		// The copy reads the source as the caller: its policies and the
+		// source bucket's policy must allow s3:GetObject, as on AWS.
+		if !x.s.authorizeS3Locked(x.p, "s3:GetObject", "arn:aws:s3:::"+sb+"/"+sk, srcB) {
+			return s3Err(403, "AccessDenied", msgAccessDenied)
+		}
 		o := srcB.Objects[sk]
 		if o == nil {
 			return s3Err(404, "NoSuchKey", msgNoSuchKey, "Key="+sk)

@@ -110,11 +110,18 @@ func TestServiceRoleFidelity(t *testing.T) {
 	add("issue 10: prod admin names master's Stacker role to read master's private template",
 		create(admin, "steal", "arn:aws:iam::"+masterID+":role/Stacker", "", privateURL))
 	add("prod admin reads master's private template as itself", create(admin, "steal", "", "", privateURL))
+	// The same read through CopyObject into a bucket of prod's own.
+	pc := s3Client(env.AWSConfig(ctx, "prod"))
+	if _, err := pc.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("prod-templates")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := pc.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("prod-templates"), Key: aws.String("stolen.json"), CopySource: aws.String("master-private/t.json")})
+	add("prod admin copies master's private object into its own bucket", err)
 	add("role that does not exist", create(admin, "x", "arn:aws:iam::"+prodID+":role/Missing", bucketTemplate, ""))
 	add("role that does not trust CloudFormation", create(admin, "x", untrusted, bucketTemplate, ""))
 	add("role name instead of ARN", create(admin, "x", "CfnS3", bucketTemplate, ""))
 	add("caller without iam:PassRole", create(cfg(narrow), "x", s3Role, bucketTemplate, ""))
-	_, err := cfg(narrow).CreateChangeSet(ctx, &cloudformation.CreateChangeSetInput{StackName: aws.String("x"), ChangeSetName: aws.String("cs"),
+	_, err = cfg(narrow).CreateChangeSet(ctx, &cloudformation.CreateChangeSetInput{StackName: aws.String("x"), ChangeSetName: aws.String("cs"),
 		ChangeSetType: cfntypes.ChangeSetTypeCreate, RoleARN: aws.String(s3Role), TemplateBody: aws.String(bucketTemplate)})
 	add("change set: caller without iam:PassRole", err)
 
@@ -143,10 +150,6 @@ func TestServiceRoleFidelity(t *testing.T) {
 
 	// A template in a prod bucket that only the S3 role can read: the
 	// deployer cannot read it, the role can.
-	pc := s3Client(env.AWSConfig(ctx, "prod"))
-	if _, err := pc.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("prod-templates")}); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := pc.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("prod-templates"), Key: aws.String("t.json"), Body: strings.NewReader(bucketTemplate)}); err != nil {
 		t.Fatal(err)
 	}

@@ -54,6 +54,11 @@ func (r *req) describeImages(w http.ResponseWriter) error {
 		return err
 	}
 	owners, ids, filters := r.list("Owner"), r.list("ImageId"), r.filters()
+	for name := range filters {
+		if !knownImageFilters[name] && !strings.HasPrefix(name, "tag:") {
+			return apiErr(400, "InvalidParameterValue", "The filter '%s' is invalid", name)
+		}
+	}
 	var out []Image
 	for _, im := range Catalogue {
 		id := ImageID(r.c.Region, im)
@@ -125,6 +130,12 @@ func (r *req) ownedBy(im Image, owners []string) bool {
 		}
 	}
 	return false
+}
+
+var knownImageFilters = map[string]bool{
+	"name": true, "architecture": true, "image-id": true, "owner-id": true, "owner-alias": true, "state": true,
+	"is-public": true, "image-type": true, "root-device-type": true, "virtualization-type": true,
+	"description": true, "platform": true, "tag-key": true,
 }
 
 // imageMatches applies DescribeImages filters (values are globs; the
