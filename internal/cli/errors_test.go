@@ -25,6 +25,9 @@ func TestRunErrExitCodes(t *testing.T) {
 		{"cancelled context exit 130", cancelled, errors.New("waiting for vpc"), ExitInterrupted},
 		{"wrapped context.Canceled exit 130", context.Background(), fmt.Errorf("stack vpc: %w", context.Canceled), ExitInterrupted},
 		{"exit error kept", context.Background(), &ExitError{Code: ExitUsage, Err: errors.New("x")}, ExitUsage},
+		{"interrupted run exit 130", context.Background(), &deploy.InterruptedError{}, ExitInterrupted},
+		{"bad config exit 2", context.Background(), config.Errors{&config.Error{Msg: "x"}}, ExitUsage},
+		{"one config error exit 2", context.Background(), fmt.Errorf("load: %w", &config.Error{Msg: "x"}), ExitUsage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -34,7 +37,7 @@ func TestRunErrExitCodes(t *testing.T) {
 			}
 		})
 	}
-	if runErr(context.Background(), nil) != nil || usageErr(nil) != nil {
+	if runErr(context.Background(), nil) != nil || usageErr(nil) != nil || ExitCode(context.Background(), nil) != ExitOK {
 		t.Error("nil error mapped to non-nil")
 	}
 }

@@ -378,8 +378,8 @@ func usageErr(err error) error {
 	return &ExitError{Code: ExitUsage, Err: err}
 }
 
-// runErr maps an error from an action: cancellation → 130, anything
-// else (failed stacks, AWS errors) → 1.
+// runErr marks an error from an action with its exit code (ExitCode);
+// an interruption says so.
 func runErr(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
@@ -388,14 +388,11 @@ func runErr(ctx context.Context, err error) error {
 	if errors.As(err, &ee) {
 		return err
 	}
-	if ctx.Err() != nil || errors.Is(err, context.Canceled) {
-		return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("interrupted: %w", err)}
+	code := ExitCode(ctx, err)
+	if code == ExitInterrupted {
+		err = fmt.Errorf("interrupted: %w", err)
 	}
-	var fe *deploy.FailedError
-	if errors.As(err, &fe) {
-		return &ExitError{Code: ExitFailed, Err: err}
-	}
-	return &ExitError{Code: ExitFailed, Err: err}
+	return &ExitError{Code: code, Err: err}
 }
 
 // stringsValue is a repeatable string flag that several flag names can

@@ -17,6 +17,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/stacker-go/stacker/internal/config"
+	"github.com/stacker-go/stacker/internal/deploy"
 )
 
 // Exit codes (documented in the README).
@@ -100,13 +102,43 @@ func Execute(ctx context.Context, args []string, f *Factory) (code int) {
 		}
 		return ee.Code
 	}
-	if ctx.Err() != nil {
+	if ExitCode(ctx, err) == ExitInterrupted {
 		fmt.Fprintln(stdio.ErrOut, "interrupted:", err)
 		return ExitInterrupted
 	}
 	// Errors from cobra itself (unknown flag, wrong arg count) are usage errors.
 	printError(stdio.ErrOut, err)
 	return ExitUsage
+}
+
+// ExitCode is the one mapping from an error's kind to the documented exit
+// code: an *ExitError keeps its code; an interruption (the run's context
+// cancelled, *deploy.InterruptedError, context.Canceled) is 130; a bad
+// config (config.Errors, *config.Error) is 2; failed stacks
+// (*deploy.FailedError) and any other error of a run are 1. Commands mark
+// usage errors with usageErr (2) and run errors with runErr; errors cobra
+// returns itself (unknown flag, wrong arguments) are usage errors (Execute).
+func ExitCode(ctx context.Context, err error) int {
+	var (
+		ee    *ExitError
+		ie    *deploy.InterruptedError
+		fe    *deploy.FailedError
+		cerrs config.Errors
+		cerr  *config.Error
+	)
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ee):
+		return ee.Code
+	case errors.As(err, &ie), errors.Is(err, context.Canceled), ctx.Err() != nil:
+		return ExitInterrupted
+	case errors.As(err, &cerrs), errors.As(err, &cerr):
+		return ExitUsage
+	case errors.As(err, &fe):
+		return ExitFailed
+	}
+	return ExitFailed
 }
 
 // printError prints err as "error: " lines: one per error of a joined
