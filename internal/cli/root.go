@@ -1,6 +1,8 @@
-// Package cli owns the command line: one options struct and one run function
-// per command. It wires config, graph, deploy, target and sandbox together
-// and maps errors to documented exit codes.
+// Package cli owns the command line: flags, one options struct and one run
+// function per command. Commands get what they need from outside (streams,
+// environment, credential factory) from one Factory; the graph comes from
+// internal/graph, the demo from internal/demo. The root sets up the
+// diagnostics logger and maps errors to documented exit codes.
 package cli
 
 import (
@@ -180,7 +182,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		newGraphCmd(f),
 		newSandboxCmd(f.IO),
 		newDoctorCmd(f),
-		newDemoCmd(f.IO),
+		newDemoCmd(f),
 		newCacheCmd(f.IO),
 	)
 	return root
