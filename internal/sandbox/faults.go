@@ -335,6 +335,25 @@ func (f *faultState) decideLocked(account, region, service, action string) strin
 	return ""
 }
 
+// throttleErrors and serverErrors are the answers of each protocol's
+// services to throttling and internal errors, in AWS's words.
+var (
+	throttleErrors = map[platform.Protocol]*platform.APIError{
+		platform.ProtocolQuery:   apiErr(400, "Throttling", "Rate exceeded"),
+		platform.ProtocolRESTXML: apiErr(400, "Throttling", "Rate exceeded"),
+		platform.ProtocolJSON:    apiErr(400, "ThrottlingException", "Rate exceeded"),
+		platform.ProtocolEC2:     apiErr(503, "RequestLimitExceeded", "Request limit exceeded."),
+		platform.ProtocolS3:      apiErr(503, "SlowDown", "Please reduce your request rate."),
+	}
+	serverErrors = map[platform.Protocol]*platform.APIError{
+		platform.ProtocolQuery:   apiErr(500, "InternalFailure", "We encountered an internal error. Please try again."),
+		platform.ProtocolRESTXML: apiErr(500, "InternalFailure", "We encountered an internal error. Please try again."),
+		platform.ProtocolJSON:    apiErr(500, "InternalServerError", "We encountered an internal error. Please try again."),
+		platform.ProtocolEC2:     apiErr(500, "InternalError", "An internal error has occurred"),
+		platform.ProtocolS3:      apiErr(500, "InternalError", "We encountered an internal error. Please try again."),
+	}
+)
+
 // injectFault applies throttling and random faults to an authenticated
 // call; it reports whether it answered the request.
 func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, rc *reqCtx) bool {
@@ -344,18 +363,10 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 	}
 	switch s.faults.decide(acct, rc.region, rc.service, rc.action) {
 	case "throttle":
-		if rc.proto == platform.ProtocolS3 {
-			s.writeError(w, r, rc, apiErr(503, "SlowDown", "Please reduce your request rate."))
-		} else {
-			s.writeError(w, r, rc, apiErr(400, "Throttling", "Rate exceeded"))
-		}
+		s.writeError(w, r, rc, throttleErrors[rc.proto])
 		return true
 	case "error":
-		if rc.proto == platform.ProtocolS3 {
-			s.writeError(w, r, rc, apiErr(500, "InternalError", "We encountered an internal error. Please try again."))
-		} else {
-			s.writeError(w, r, rc, apiErr(500, "InternalFailure", "We encountered an internal error. Please try again."))
-		}
+		s.writeError(w, r, rc, serverErrors[rc.proto])
 		return true
 	case "drop":
 		rc.code = "ConnectionDropped"

@@ -11,7 +11,9 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
@@ -90,6 +92,19 @@ func TestFaultRulesPerKind(t *testing.T) {
 	}
 	if s := statsOf(env, "sts", "GetCallerIdentity"); s.Dropped != 1 {
 		t.Errorf("dropped not counted: %+v", s)
+	}
+	// Each protocol answers in its services' words.
+	env.SetFaults(sandbox.FaultSpec{Seed: 1, Rules: []sandbox.FaultRule{{Kind: "throttle", Service: "ssm", Rate: 1}, {Kind: "throttle", Service: "ec2", Rate: 1}, {Kind: "error", Service: "ecs", Rate: 1}}})
+	_, err = ssm.NewFromConfig(cfg, func(o *ssm.Options) { o.RetryMaxAttempts = 1 }).GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String("x")})
+	if got := describeErr(err); got != "HTTP 400 ThrottlingException: Rate exceeded" {
+		t.Errorf("JSON throttling: %s", got)
+	}
+	_, err = ecs.NewFromConfig(cfg, func(o *ecs.Options) { o.RetryMaxAttempts = 1 }).ListClusters(ctx, &ecs.ListClustersInput{})
+	if got := describeErr(err); got != "HTTP 500 InternalServerError: We encountered an internal error. Please try again." {
+		t.Errorf("JSON server error: %s", got)
+	}
+	if st, body := ec2Call(t, env, env.Keys["prod"], map[string]string{"Action": "DescribeKeyPairs"}); st != 503 || !strings.Contains(body, "<Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message>") {
+		t.Errorf("EC2 throttling: %d %s", st, body)
 	}
 	env.SetFaults(sandbox.FaultSpec{})
 }
