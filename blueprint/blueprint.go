@@ -24,7 +24,10 @@ type Input struct {
 	Variables   map[string]any // validated values, defaults applied
 	Mappings    map[string]map[string]map[string]any
 	Environment map[string]any
-	Indent      int // JSON indent (template_indent), default 4
+	// HookData is what the pre_build hooks stored, by data_key (stacker's
+	// context.hook_data); nil outside build (--dump, diff).
+	HookData map[string]map[string]any
+	Indent   int // JSON indent (template_indent), default 4
 }
 
 // Template is a rendered template.

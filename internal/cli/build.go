@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/stacker-go/stacker/internal/deploy"
 	"github.com/stacker-go/stacker/internal/event"
+	"github.com/stacker-go/stacker/internal/hookrun"
 )
 
 // BuildOptions are the flags of `stacker build`.
@@ -76,6 +77,9 @@ func runBuild(ctx context.Context, f *Factory, o *BuildOptions) error {
 		return nil
 	case o.DumpSet:
 		return dumpTemplates(ctx, f.IO, cfg, reg, g, o.Dump)
+	}
+	if err := checkHooks(cfg, reg, g, hookrun.PreBuild, hookrun.PostBuild); err != nil {
+		return err
 	}
 	do := o.Common.deployOptions(f, cfg, reg, g)
 	do.Force, do.MaxParallel, do.Tail = o.Force, o.MaxParallel, o.Tail

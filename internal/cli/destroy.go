@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/stacker-go/stacker/internal/deploy"
 	"github.com/stacker-go/stacker/internal/event"
+	"github.com/stacker-go/stacker/internal/hookrun"
 )
 
 // DestroyOptions are the flags of `stacker destroy`.
@@ -55,6 +56,9 @@ func runDestroy(ctx context.Context, f *Factory, o *DestroyOptions) error {
 	if !o.Force {
 		printPlan(f.IO, "Destroy stacks", "_destroy_stack", g.Reverse(), `To execute this plan, run with "--force" flag.`)
 		return nil
+	}
+	if err := checkHooks(cfg, reg, g, hookrun.PreDestroy, hookrun.PostDestroy); err != nil {
+		return err
 	}
 	do := o.Common.deployOptions(f, cfg, reg, g) // g not reversed: deploy.Destroy walks it dependants first
 	do.MaxParallel, do.Tail = o.MaxParallel, o.Tail

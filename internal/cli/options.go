@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"github.com/stacker-go/stacker/blueprint"
 	_ "github.com/stacker-go/stacker/blueprints/all" // built-in blueprints for class_path
+	_ "github.com/stacker-go/stacker/hooks/builtin"  // built-in hooks for hook paths
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/stacker-go/stacker/internal/config"
 	"github.com/stacker-go/stacker/internal/deploy"
 	"github.com/stacker-go/stacker/internal/graph"
+	"github.com/stacker-go/stacker/internal/hookrun"
 	"github.com/stacker-go/stacker/internal/lookup"
 	"github.com/stacker-go/stacker/internal/suggest"
 	"github.com/stacker-go/stacker/internal/target"
@@ -251,6 +254,27 @@ func warnNoStacks(stdio IO, cfg *config.Config) {
 	}
 }
 
+// hookFallback runs hooks that are not registered in Go (the Python
+// bridge); nil until a bridge is available.
+var hookFallback hookrun.Fallback
+
+// checkHooks is the config check of the hooks a command runs (stages),
+// before anything runs: every enabled hook's path must be a registered Go
+// hook or runnable by the Python bridge, data_keys must be unique, and for
+// build every ${hook_data key::...} of the graph's stacks must name a key a
+// pre_build hook stores. Errors are config errors (exit 2).
+func checkHooks(cfg *config.Config, reg *lookup.Registry, g *graph.Graph, stages ...string) error {
+	if err := hookrun.Check(cfg, hookFallback, stages...); err != nil {
+		return usageErr(err)
+	}
+	if slices.Contains(stages, hookrun.PreBuild) {
+		if err := hookrun.CheckHookData(cfg, reg, g.Order()); err != nil {
+			return usageErr(err)
+		}
+	}
+	return nil
+}
+
 // checkForce rejects --force names that are not stacks of the config.
 func checkForce(cfg *config.Config, force []string) error {
 	all := make([]string, len(cfg.Stacks))
@@ -360,6 +384,7 @@ func (o *CommonOptions) deployOptions(f *Factory, cfg *config.Config, reg *looku
 		RecreateFailed:   o.RecreateFailed || o.Interactive,
 		Interactive:      o.Interactive,
 		ReplacementsOnly: o.ReplacementsOnly,
+		HookFallback:     hookFallback,
 		Out:              stdio.Out,
 		ErrOut:           stdio.ErrOut,
 		In:               stdio.In,

@@ -81,16 +81,12 @@ func (d *decoder) config(cfg *Config, root *yaml.Node) {
 			d.warnf(p.k, "package_sources are checked but not fetched: blueprints are Go code built into stacker, and remote configs are not merged")
 		case "pre_build":
 			cfg.PreBuild = d.hooks(v, p.key)
-			d.warnHooks(p.k, p.key, cfg.PreBuild)
 		case "post_build":
 			cfg.PostBuild = d.hooks(v, p.key)
-			d.warnHooks(p.k, p.key, cfg.PostBuild)
 		case "pre_destroy":
 			cfg.PreDestroy = d.hooks(v, p.key)
-			d.warnHooks(p.k, p.key, cfg.PreDestroy)
 		case "post_destroy":
 			cfg.PostDestroy = d.hooks(v, p.key)
-			d.warnHooks(p.k, p.key, cfg.PostDestroy)
 		case "tags":
 			cfg.Tags = d.strMap(v, p.key)
 			if cfg.Tags == nil && !isNull(v) {
@@ -680,19 +676,4 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// warnHooks says that enabled hooks are accepted but not run: hooks arrive in
-// a later release, and silently skipping them would surprise users whose
-// builds depend on them.
-func (d *decoder) warnHooks(k *yaml.Node, key string, hooks []Hook) {
-	n := 0
-	for _, h := range hooks {
-		if h.Enabled {
-			n++
-		}
-	}
-	if n > 0 {
-		d.warnf(k, "%s: %d hook(s) declared but hooks are not run by this version of stacker (they are checked, then skipped)", key, n)
-	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stacker-go/stacker/internal/config"
 	"github.com/stacker-go/stacker/internal/engine"
 	"github.com/stacker-go/stacker/internal/event"
+	"github.com/stacker-go/stacker/internal/hookrun"
 	"github.com/stacker-go/stacker/internal/target"
 	"github.com/stacker-go/stacker/internal/template"
 )
@@ -26,8 +27,20 @@ func Build(ctx context.Context, o Options) error {
 	if err := target.PreflightConfig(ctx, o.Targets, o.Config, o.Graph.Order()); err != nil { // credentials (MFA) before any change
 		return err
 	}
+	if err := preflightHooks(ctx, o.Targets, o.Config.PreBuild, o.Config.PostBuild); err != nil {
+		return err
+	}
 	r := newRun(&o, event.Build)
-	return r.walkGraph(ctx, o.Graph, r.buildStep)
+	hr := r.hookRunner()
+	if err := hr.Run(ctx, hookrun.PreBuild, o.Config.PreBuild); err != nil {
+		return err
+	}
+	r.hookData = hr.Context.HookData
+	if err := r.walkGraph(ctx, o.Graph, r.buildStep); err != nil {
+		return err
+	}
+	// stacker runs post_build only after a successful build.
+	return hr.Run(ctx, hookrun.PostBuild, o.Config.PostBuild)
 }
 
 func (r *run) buildStep(ctx context.Context, name string, report func(engine.Status)) engine.Status {
@@ -101,7 +114,7 @@ func (r *run) prepareWith(ctx context.Context, st *config.Stack, fqn string, dif
 	if vars == nil {
 		vars = map[string]any{}
 	}
-	tpl, err := template.Render(ctx, r.cfg, st, vars)
+	tpl, err := template.RenderWith(ctx, r.cfg, st, vars, r.hookData)
 	if err != nil {
 		return nil, err
 	}

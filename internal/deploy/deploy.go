@@ -18,6 +18,7 @@ import (
 	"github.com/stacker-go/stacker/internal/config"
 	"github.com/stacker-go/stacker/internal/event"
 	"github.com/stacker-go/stacker/internal/graph"
+	"github.com/stacker-go/stacker/internal/hookrun"
 	"github.com/stacker-go/stacker/internal/lookup"
 	"github.com/stacker-go/stacker/internal/target"
 	"github.com/stacker-go/stacker/internal/ui"
@@ -105,9 +106,12 @@ type Options struct {
 	Interactive      bool
 	ReplacementsOnly bool
 	// JSON makes info print JSON on Out.
-	JSON        bool
-	Out, ErrOut io.Writer
-	In          io.Reader
+	JSON bool
+	// HookFallback runs hooks not registered in Go (the Python bridge);
+	// nil means only Go hooks run.
+	HookFallback hookrun.Fallback
+	Out, ErrOut  io.Writer
+	In           io.Reader
 }
 
 // FailedError means some stacks failed (exit 1).

@@ -10,12 +10,13 @@ import (
 	"github.com/stacker-go/stacker/internal/cfn"
 	"github.com/stacker-go/stacker/internal/engine"
 	"github.com/stacker-go/stacker/internal/event"
+	"github.com/stacker-go/stacker/internal/hookrun"
 	"github.com/stacker-go/stacker/internal/target"
 )
 
 // Destroy deletes the stacks of the graph, dependants first (the graph is
-// walked reversed). The caller prints the plan and asks for --force; hooks
-// are the caller's. locked, enabled and protected do not stop a destroy (as
+// walked reversed), between the pre_destroy and post_destroy hooks. The
+// caller prints the plan without --force (and runs no hook then). locked, enabled and protected do not stop a destroy (as
 // in stacker), termination protection does: such a stack fails and its
 // dependencies are kept.
 func Destroy(ctx context.Context, o Options) error {
@@ -25,8 +26,19 @@ func Destroy(ctx context.Context, o Options) error {
 	if err := target.PreflightConfig(ctx, o.Targets, o.Config, o.Graph.Order()); err != nil { // credentials (MFA) before any change
 		return err
 	}
+	if err := preflightHooks(ctx, o.Targets, o.Config.PreDestroy, o.Config.PostDestroy); err != nil {
+		return err
+	}
 	r := newRun(&o, event.Destroy)
-	return r.walkGraph(ctx, o.Graph.Reverse(), r.destroyStep)
+	hr := r.hookRunner()
+	if err := hr.Run(ctx, hookrun.PreDestroy, o.Config.PreDestroy); err != nil {
+		return err
+	}
+	if err := r.walkGraph(ctx, o.Graph.Reverse(), r.destroyStep); err != nil {
+		return err
+	}
+	// As in stacker, post_destroy runs only when every stack was deleted.
+	return hr.Run(ctx, hookrun.PostDestroy, o.Config.PostDestroy)
 }
 
 func (r *run) destroyStep(ctx context.Context, name string, report func(engine.Status)) engine.Status {

@@ -43,6 +43,8 @@ type run struct {
 	outputs   map[string]map[string]string
 	changing  []ChangingStack
 	cache     *lookup.Cache
+	// hookData is what the pre_build hooks stored (nil outside build).
+	hookData map[string]map[string]any
 
 	// diff is set for diff runs: the template bucket is never created.
 	diff       bool
@@ -202,8 +204,9 @@ func (r *run) lookupEnv(st *config.Stack) *lookup.Env {
 			}
 			return r.o.Targets.AWSConfig(ctx, kk)
 		},
-		Target: k.String(),
-		Cache:  r.cache,
+		Target:   k.String(),
+		Cache:    r.cache,
+		HookData: r.hookData,
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -191,9 +192,18 @@ func (hookDataHandler) Handle(_ context.Context, data string, env *Env) (any, er
 	}
 	d, ok := env.HookData[key]
 	if !ok {
+		if env.HookData == nil {
+			return nil, fmt.Errorf("no hook data under data_key %q: hooks run only in build (pre_build), not in this command", key)
+		}
 		return nil, fmt.Errorf("no hook stored data under data_key %q (did the hook run, and does it set data_key: %s?)", key, key)
 	}
 	v, ok := d[field]
+	if !ok {
+		// Beyond stacker: a dotted field reads inside a nested mapping
+		// (${hook_data lambda::Fn.S3Key}); a key that exists as written
+		// always wins, so stacker's keys with dots still work.
+		v, ok = digField(d, field)
+	}
 	if !ok {
 		names := make([]string, 0, len(d))
 		for k := range d {
@@ -203,6 +213,61 @@ func (hookDataHandler) Handle(_ context.Context, data string, env *Env) (any, er
 		return nil, fmt.Errorf("hook data %q has no key %q (keys: %s)", key, field, strings.Join(names, ", "))
 	}
 	return v, nil
+}
+
+// digField reads a dotted path inside nested mappings (maps with string
+// keys, or structs through their JSON form).
+func digField(m map[string]any, path string) (any, bool) {
+	for i := 0; i < len(path); i++ {
+		if path[i] != '.' {
+			continue
+		}
+		head, rest := path[:i], path[i+1:]
+		inner, ok := m[head]
+		if !ok {
+			continue
+		}
+		im, ok := asStringMap(inner)
+		if !ok {
+			continue
+		}
+		if v, ok := im[rest]; ok {
+			return v, true
+		}
+		if v, ok := digField(im, rest); ok {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+func asStringMap(v any) (map[string]any, bool) {
+	switch t := v.(type) {
+	case map[string]any:
+		return t, true
+	case map[string]string:
+		out := make(map[string]any, len(t))
+		for k, s := range t {
+			out[k] = s
+		}
+		return out, true
+	}
+	rv := reflect.ValueOf(v)
+	for rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		rv = rv.Elem()
+	}
+	if rv.Kind() != reflect.Struct && rv.Kind() != reflect.Map {
+		return nil, false
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, false
+	}
+	var out map[string]any
+	if json.Unmarshal(b, &out) != nil {
+		return nil, false
+	}
+	return out, true
 }
 
 // ---- file ---------------------------------------------------------------

@@ -37,7 +37,7 @@ func FuzzRenderJ2(f *testing.F) {
 	f.Add([]byte(`{{ mappings.AmiMap["us-east-1"].NAT }}{# c #}{% set x = 1 %}{{ x + 1 }}`))
 	cfg := testConfig()
 	f.Fuzz(func(t *testing.T, body []byte) {
-		data := J2Data{Context: j2Context(cfg), Mappings: cfg.Mappings, Name: "s",
+		data := J2Data{Context: j2Context(cfg, nil), Mappings: cfg.Mappings, Name: "s",
 			Variables: map[string]any{"a": []any{"x", 1}, "b": map[string]any{"k": true}}}
 		// Includes resolve against an empty directory.
 		_, _ = RenderJ2(filepath.Join(t.TempDir(), "t.j2"), body, data)

@@ -29,14 +29,20 @@ import (
 // values (see ParameterValues). For class_path, the variables are validated
 // with blueprint.ResolveVariables and the blueprint renders the template.
 func Render(ctx context.Context, cfg *config.Config, st *config.Stack, vars map[string]any) (*blueprint.Template, error) {
+	return RenderWith(ctx, cfg, st, vars, nil)
+}
+
+// RenderWith is Render with the data the pre_build hooks stored: Go
+// blueprints get it as Input.HookData, .j2 templates as context.hook_data.
+func RenderWith(ctx context.Context, cfg *config.Config, st *config.Stack, vars map[string]any, hookData map[string]map[string]any) (*blueprint.Template, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	switch {
 	case st.TemplatePath != "":
-		return renderRaw(cfg, st, vars)
+		return renderRaw(cfg, st, vars, hookData)
 	case st.ClassPath != "":
-		return renderBlueprint(ctx, cfg, st, vars)
+		return renderBlueprint(ctx, cfg, st, vars, hookData)
 	}
 	return nil, &config.Error{Pos: st.Pos, Msg: fmt.Sprintf("stack %q has neither class_path nor template_path", st.Name)}
 }
@@ -49,7 +55,7 @@ func stackFQN(cfg *config.Config, st *config.Stack) string {
 	return cfg.FQN(name)
 }
 
-func renderBlueprint(ctx context.Context, cfg *config.Config, st *config.Stack, vars map[string]any) (*blueprint.Template, error) {
+func renderBlueprint(ctx context.Context, cfg *config.Config, st *config.Stack, vars map[string]any, hookData map[string]map[string]any) (*blueprint.Template, error) {
 	bp, err := blueprint.Lookup(st.ClassPath)
 	if err != nil {
 		return nil, &config.Error{Pos: st.Pos, Msg: fmt.Sprintf("stack %q: %v", st.Name, err)}
@@ -70,6 +76,7 @@ func renderBlueprint(ctx context.Context, cfg *config.Config, st *config.Stack, 
 		Variables:   resolved,
 		Mappings:    cfg.Mappings,
 		Environment: cfg.Environment,
+		HookData:    hookData,
 		Indent:      indent,
 	}
 	t, err := renderSafely(ctx, bp, in)
@@ -131,7 +138,7 @@ func findTemplate(cfg *config.Config, st *config.Stack) (string, error) {
 		st.Name, p, strings.Join(candidates, ", "))}
 }
 
-func renderRaw(cfg *config.Config, st *config.Stack, vars map[string]any) (*blueprint.Template, error) {
+func renderRaw(cfg *config.Config, st *config.Stack, vars map[string]any, hookData map[string]map[string]any) (*blueprint.Template, error) {
 	path, err := findTemplate(cfg, st)
 	if err != nil {
 		return nil, err
@@ -142,7 +149,7 @@ func renderRaw(cfg *config.Config, st *config.Stack, vars map[string]any) (*blue
 	}
 	if strings.HasSuffix(path, ".j2") {
 		body, err = RenderJ2(path, body, J2Data{
-			Context:   j2Context(cfg),
+			Context:   j2Context(cfg, hookData),
 			Mappings:  cfg.Mappings,
 			Name:      st.Name,
 			Variables: vars,
@@ -164,8 +171,9 @@ func renderRaw(cfg *config.Config, st *config.Stack, vars map[string]any) (*blue
 
 // j2Context is what a .j2 template sees as `context`: stacker's Context
 // attributes environment, namespace, namespace_delimiter, mappings,
-// bucket_name and get_fqn(name).
-func j2Context(cfg *config.Config) map[string]any {
+// bucket_name, get_fqn(name) and hook_data (what the pre_build hooks
+// stored; empty outside build).
+func j2Context(cfg *config.Config, hookData map[string]map[string]any) map[string]any {
 	bucket := ""
 	if cfg.StackerBucket != nil {
 		bucket = *cfg.StackerBucket
@@ -182,6 +190,7 @@ func j2Context(cfg *config.Config) map[string]any {
 		"namespace_delimiter": cfg.NamespaceDelimiter,
 		"mappings":            cfg.Mappings,
 		"bucket_name":         bucket,
+		"hook_data":           hookDataOrEmpty(hookData),
 		"get_fqn": func(names ...string) string {
 			if len(names) == 0 || names[0] == "" {
 				return cfg.Namespace
@@ -218,3 +227,10 @@ func ObjectKey(fqn, name string, t *blueprint.Template) string {
 
 // ErrNoTemplate is wrapped by errors about templates without a body.
 var ErrNoTemplate = errors.New("empty template")
+
+func hookDataOrEmpty(d map[string]map[string]any) map[string]map[string]any {
+	if d == nil {
+		return map[string]map[string]any{}
+	}
+	return d
+}

@@ -287,7 +287,7 @@ func TestHashAndObjectKey(t *testing.T) {
 func TestJ2SeesContext(t *testing.T) {
 	cfg := testConfig()
 	out, err := RenderJ2("", []byte(`{{ context.get_fqn("vpc") }}|{{ context.get_fqn("test-vpc") }}|{{ context.get_fqn() }}|{{ context.bucket_name }}|{{ name }}|{{ variables.L | join("+") }}|{{ undefined }}{{ variables.nope }}`),
-		J2Data{Context: j2Context(cfg), Name: "s", Variables: map[string]any{"L": []any{"a", "b"}}})
+		J2Data{Context: j2Context(cfg, nil), Name: "s", Variables: map[string]any{"L": []any{"a", "b"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
