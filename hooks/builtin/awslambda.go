@@ -33,7 +33,15 @@ func init() { hooks.Register(PathUploadLambdaFunctions, UploadLambdaFunctions) }
 var lambdaArgs = []string{"bucket", "bucket_region", "prefix", "follow_symlinks", "payload_acl", "functions", "profile", "region"}
 
 // newLambdaS3 builds the S3 client of the Lambda hook (tests replace it).
-var newLambdaS3 = func(cfg aws.Config) (cfn.S3API, string) { return cfn.NewS3Client(cfg) }
+var newLambdaS3 = func(cfg aws.Config) (cfn.S3API, string) {
+	c := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if o.BaseEndpoint != nil {
+			o.UsePathStyle = true
+		}
+		o.DisableLogOutputChecksumValidationSkipped = true
+	})
+	return c, aws.ToString(c.Options().BaseEndpoint)
+}
 
 // zipTime is the modification time of every zip entry, so the same files
 // always give the same archive (stacker kept each file's mtime).

@@ -2,12 +2,8 @@ package deploy
 
 import (
 	"context"
-	"slices"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	"github.com/aws/smithy-go/middleware"
 	"github.com/stacker-go/stacker/hooks"
 	"github.com/stacker-go/stacker/internal/config"
 	"github.com/stacker-go/stacker/internal/hookrun"
@@ -38,44 +34,11 @@ func (r *run) hookRunner() *hookrun.Runner {
 	}
 }
 
-// hookAWS is the aws.Config of a hook's target: the run's call counting,
-// and every call paced by the API budget of the target's (account,
-// region), shared with the stacks there.
+// hookAWS is the aws.Config of a hook's target, from the run's factory:
+// its credentials, call counting and the API budget of the target's
+// (account, region), shared with the stacks there.
 func (r *run) hookAWS(ctx context.Context, k target.Key) (aws.Config, error) {
-	cfg, err := r.awsConfig(ctx, k)
-	if err != nil {
-		return cfg, err
-	}
-	b, err := r.o.Targets.Budget(ctx, k)
-	if err != nil {
-		return cfg, err
-	}
-	cfg.APIOptions = append(slices.Clone(cfg.APIOptions), budgetMiddleware(b))
-	return cfg, nil
-}
-
-// budgetMiddleware waits for the budget before each call: reads
-// (Describe*, Get*, List*, Head*) on Reads, everything else on Writes.
-func budgetMiddleware(b *target.Budget) func(*middleware.Stack) error {
-	return func(stack *middleware.Stack) error {
-		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("stackerHookBudget",
-			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				l := b.Writes
-				op := awsmiddleware.GetOperationName(ctx)
-				for _, p := range []string{"Describe", "Get", "List", "Head"} {
-					if strings.HasPrefix(op, p) {
-						l = b.Reads
-						break
-					}
-				}
-				if l != nil {
-					if err := l.Wait(ctx); err != nil {
-						return middleware.InitializeOutput{}, middleware.Metadata{}, err
-					}
-				}
-				return next.HandleInitialize(ctx, in)
-			}), middleware.After)
-	}
+	return r.o.Targets.AWSConfig(ctx, k)
 }
 
 // preflightHooks resolves the credentials of every enabled hook's target
