@@ -78,6 +78,10 @@ type Provider struct {
 	// retryDeadline bounds how long a read keeps being retried through
 	// transient errors other than throttles.
 	retryDeadline time.Duration
+	// readRate is the target's current read rate (nil: 4 per second).
+	readRate func() float64
+	// poll is the target's one status poller.
+	poll poller
 	// sleep waits d or until ctx is done (tests replace it).
 	sleep func(ctx context.Context, d time.Duration) error
 	now   func() time.Time
@@ -91,6 +95,10 @@ type Options struct {
 	// errors (5xx, timeouts, dropped connections) before the stack fails
 	// (0: DefaultRetryDeadline). Throttles are retried until ctx ends.
 	RetryDeadline time.Duration
+	// ReadRate reports the target's current read rate in calls per second
+	// (the budget's, which drops while CloudFormation throttles); the status
+	// poller paces its rounds by it. Nil means 4.
+	ReadRate func() float64
 	// Sleep and Now replace the clock in tests.
 	Sleep func(ctx context.Context, d time.Duration) error
 	Now   func() time.Time
@@ -103,7 +111,8 @@ const DefaultRetryDeadline = 5 * time.Minute
 // New returns a provider over a target's CloudFormation client (paced by
 // the target's budget: the provider adds no pacing of its own).
 func New(api API, o Options) *Provider {
-	p := &Provider{read: api, write: api, pollCeiling: o.PollCeiling, retryDeadline: o.RetryDeadline, sleep: o.Sleep, now: o.Now}
+	p := &Provider{read: api, write: api, pollCeiling: o.PollCeiling, retryDeadline: o.RetryDeadline, readRate: o.ReadRate, sleep: o.Sleep, now: o.Now}
+	p.poll.p = p
 	if p.pollCeiling <= 0 {
 		p.pollCeiling = DefaultPollCeiling
 	}
@@ -299,14 +308,13 @@ func (t *tailer) poll(ctx context.Context, p *Provider, stackID string) {
 	}
 }
 
-// waitSettled polls a stack until it leaves *_IN_PROGRESS. onStatus sees
-// every polled state. A stack that disappears is returned as nil.
+// waitSettled waits until a stack leaves *_IN_PROGRESS, reading its status
+// from the target's shared status poller (see poller). onStatus sees every
+// polled state. A stack that disappears is returned as nil. Events are read
+// only for tailed stacks.
 func (p *Provider) waitSettled(ctx context.Context, id string, tail *tailer, onStatus func(*Stack)) (*Stack, error) {
-	for i := 0; ; i++ {
-		if err := p.sleep(ctx, p.delay(i)); err != nil {
-			return nil, err
-		}
-		st, err := p.Describe(ctx, id)
+	for {
+		st, err := p.poll.next(ctx, id)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()

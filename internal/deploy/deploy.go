@@ -40,6 +40,9 @@ type Targets interface {
 	// Account and Identity are who the target's credentials are.
 	Account(ctx context.Context, k target.Key) (string, error)
 	Identity(ctx context.Context, k target.Key) (target.Identity, error)
+	// Budget is the CloudFormation API budget of the target's (account,
+	// region).
+	Budget(ctx context.Context, k target.Key) (*target.Budget, error)
 	// CheckAccount is the account guard.
 	CheckAccount(ctx context.Context, k target.Key, want string, accounts map[string]string, subject string) error
 	// Preflight resolves credentials (MFA prompts) before any change.
@@ -51,8 +54,8 @@ type Targets interface {
 // Clients gives the provider and the template bucket their clients, per
 // target. By default they are the Targets' SDK clients; tests give fakes.
 type Clients interface {
-	// CloudFormation returns the target's client and its region.
-	CloudFormation(ctx context.Context, k target.Key) (cfn.API, string, error)
+	// CloudFormation returns the target's client.
+	CloudFormation(ctx context.Context, k target.Key) (CFNClient, error)
 	// S3 returns the target's client, its region and its custom endpoint
 	// ("" on AWS).
 	S3(ctx context.Context, k target.Key) (api cfn.S3API, region, endpoint string, err error)
@@ -61,12 +64,24 @@ type Clients interface {
 // sdkClients are the Targets' SDK clients.
 type sdkClients struct{ t Targets }
 
-func (c sdkClients) CloudFormation(ctx context.Context, k target.Key) (cfn.API, string, error) {
+// CFNClient is a target's CloudFormation client.
+type CFNClient struct {
+	API    cfn.API
+	Region string
+	// ReadRate is the target's current read rate (nil: unknown).
+	ReadRate func() float64
+}
+
+func (c sdkClients) CloudFormation(ctx context.Context, k target.Key) (CFNClient, error) {
 	cl, err := c.t.CloudFormation(ctx, k)
 	if err != nil {
-		return nil, "", err
+		return CFNClient{}, err
 	}
-	return cl, cl.Options().Region, nil
+	b, err := c.t.Budget(ctx, k)
+	if err != nil {
+		return CFNClient{}, err
+	}
+	return CFNClient{API: cl, Region: cl.Options().Region, ReadRate: b.Reads.Rate}, nil
 }
 
 func (c sdkClients) S3(ctx context.Context, k target.Key) (cfn.S3API, string, string, error) {

@@ -116,6 +116,9 @@ func (w *world) CheckAccount(ctx context.Context, k target.Key, want string, acc
 	}
 	return &target.AccountMismatchError{Target: k, Profile: w.profile(k), Want: want, Got: got, Subject: subject}
 }
+func (w *world) Budget(ctx context.Context, k target.Key) (*target.Budget, error) {
+	return nil, errors.New("tests use Clients")
+}
 func (w *world) Preflight(ctx context.Context, keys []target.Key) error { return nil }
 func (w *world) APIStats() target.APIStats                              { return target.APIStats{} }
 
@@ -125,11 +128,11 @@ func (w *world) clientsFor() Clients { return worldClients{w} }
 
 type worldClients struct{ w *world }
 
-func (c worldClients) CloudFormation(ctx context.Context, k target.Key) (cfn.API, string, error) {
+func (c worldClients) CloudFormation(ctx context.Context, k target.Key) (CFNClient, error) {
 	if _, err := c.w.Account(ctx, k); err != nil {
-		return nil, "", err
+		return CFNClient{}, err
 	}
-	return c.w.cloud(k), region(k), nil
+	return CFNClient{API: c.w.cloud(k), Region: region(k), ReadRate: func() float64 { return 50 }}, nil
 }
 func (c worldClients) S3(ctx context.Context, k target.Key) (cfn.S3API, string, string, error) {
 	return nil, "", "", errors.New("no bucket in these tests")
@@ -143,6 +146,8 @@ type fakeCloud struct {
 	mu     sync.Mutex
 	stacks map[string]*fakeStack
 	n      int
+
+	describes, listings int
 }
 
 type fakeStack struct {
@@ -164,6 +169,16 @@ func (c *fakeCloud) find(name string) *fakeStack {
 
 func (c *fakeCloud) DescribeStacks(ctx context.Context, in *cloudformation.DescribeStacksInput, _ ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error) {
 	c.mu.Lock()
+	c.describes++
+	if in.StackName == nil { // the status poller's listing: one page
+		c.listings++
+		var all []types.Stack
+		for _, s := range c.stacks {
+			all = append(all, types.Stack{StackName: aws.String(s.name), StackId: aws.String(s.id), StackStatus: types.StackStatus(s.status)})
+		}
+		c.mu.Unlock()
+		return &cloudformation.DescribeStacksOutput{Stacks: all}, nil
+	}
 	s := c.find(aws.ToString(in.StackName))
 	if s == nil {
 		c.mu.Unlock()

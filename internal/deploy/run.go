@@ -92,7 +92,7 @@ func stackKey(st *config.Stack) target.Key {
 func (r *run) provider(ctx context.Context, k target.Key) (*cfn.Provider, error) {
 	e := r.providerEntry(k)
 	e.once.Do(func() {
-		api, region, err := r.clients.CloudFormation(ctx, k)
+		client, err := r.clients.CloudFormation(ctx, k)
 		if err != nil {
 			e.err = err
 			return
@@ -103,9 +103,9 @@ func (r *run) provider(ctx context.Context, k target.Key) (*cfn.Provider, error)
 			return
 		}
 		r.mu.Lock()
-		e.target.Account, e.target.Region = acct, region
+		e.target.Account, e.target.Region = acct, client.Region
 		r.mu.Unlock()
-		e.p = cfn.New(api, cfn.Options{PollCeiling: cfn.PollCeilingFromEnv()})
+		e.p = cfn.New(client.API, cfn.Options{PollCeiling: cfn.PollCeilingFromEnv(), ReadRate: client.ReadRate})
 	})
 	return e.p, e.err
 }

@@ -1,0 +1,205 @@
+package cfn
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+)
+
+// poller is the one status poller of a target (a Provider): every stack
+// waiting in it reads its status from the same rounds instead of polling on
+// its own schedule.
+//
+// A round reads either the whole listing (DescribeStacks without a name,
+// every page) or each waiting stack by id, whichever costs fewer calls: the
+// listing costs one call per page of 100 stacks (a real account may hold
+// thousands that are not ours), per-stack polls one call per waiting stack.
+// Stacks a listing does not show (deleted, or not yet listed) are confirmed
+// with one direct call before anyone treats them as gone.
+//
+// Rounds run only while someone waits. Their interval adapts to what a
+// round costs and to the read budget: a round of c calls every
+// c / (share × rate) seconds, where rate is the target's current read rate
+// (it drops when CloudFormation throttles) and share the part of it the
+// poller may use, between minRound and the poll ceiling. A waiter that
+// arrives during a round gets the next round's answer, so every answer it
+// gets was read after it asked.
+type poller struct {
+	p *Provider
+
+	mu      sync.Mutex
+	waiting map[string][]chan pollResult // by stack id
+	running bool
+	// pages is how many pages the last listing had (0: never listed).
+	pages int
+	// rounds counts rounds, for tests.
+	rounds int
+}
+
+type pollResult struct {
+	st  *Stack // nil: the stack is gone (confirmed)
+	err error
+}
+
+// pollShare is the part of a target's read budget the status poller may
+// use; the rest serves first Describes, outputs, events and lookups.
+const pollShare = 0.5
+
+// minRound is the shortest interval between two rounds.
+const minRound = 100 * time.Millisecond
+
+// next waits for the next round that starts after the call and returns the
+// stack's status in it (nil when the stack is confirmed gone).
+func (pl *poller) next(ctx context.Context, id string) (*Stack, error) {
+	ch := make(chan pollResult, 1)
+	pl.mu.Lock()
+	if pl.waiting == nil {
+		pl.waiting = map[string][]chan pollResult{}
+	}
+	pl.waiting[id] = append(pl.waiting[id], ch)
+	if !pl.running {
+		pl.running = true
+		go pl.run(context.WithoutCancel(ctx))
+	}
+	pl.mu.Unlock()
+	select {
+	case r := <-ch:
+		return r.st, r.err
+	case <-ctx.Done():
+		pl.drop(id, ch)
+		return nil, ctx.Err()
+	}
+}
+
+func (pl *poller) drop(id string, ch chan pollResult) {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	list := pl.waiting[id]
+	for i, c := range list {
+		if c == ch {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(pl.waiting, id)
+	} else {
+		pl.waiting[id] = list
+	}
+}
+
+// interval is the wait before the next round of the given cost.
+func (pl *poller) interval(cost int) time.Duration {
+	rate := 4.0
+	if pl.p.readRate != nil {
+		if r := pl.p.readRate(); r > 0 {
+			rate = r
+		}
+	}
+	d := time.Duration(float64(cost) / (pollShare * rate) * float64(time.Second))
+	return min(max(d, minRound), pl.p.pollCeiling)
+}
+
+// run does rounds while anyone waits. Its context outlives the waiters'
+// (a cancelled waiter just leaves); it stops when nobody waits.
+func (pl *poller) run(ctx context.Context) {
+	cost := 1
+	for {
+		// The first round after a submission comes quickly (a stack that
+		// finishes in 200 ms is seen done soon); later ones are paced.
+		if err := pl.p.sleep(ctx, pl.interval(cost)); err != nil {
+			return
+		}
+		pl.mu.Lock()
+		if len(pl.waiting) == 0 {
+			pl.running = false
+			pl.mu.Unlock()
+			return
+		}
+		// Only those waiting now get this round's answers.
+		batch := pl.waiting
+		pl.waiting = map[string][]chan pollResult{}
+		pages := pl.pages
+		pl.rounds++
+		pl.mu.Unlock()
+
+		ids := make([]string, 0, len(batch))
+		for id := range batch {
+			ids = append(ids, id)
+		}
+		var results map[string]pollResult
+		if len(ids) <= max(pages, 1) {
+			results = pl.perStack(ctx, ids)
+			cost = len(ids)
+		} else {
+			results = pl.listing(ctx, ids)
+			pl.mu.Lock()
+			cost = max(pl.pages, 1)
+			pl.mu.Unlock()
+		}
+		for id, chs := range batch {
+			for _, ch := range chs {
+				ch <- results[id]
+			}
+		}
+	}
+}
+
+// perStack reads each stack by id.
+func (pl *poller) perStack(ctx context.Context, ids []string) map[string]pollResult {
+	out := make(map[string]pollResult, len(ids))
+	for _, id := range ids {
+		st, err := pl.p.Describe(ctx, id)
+		out[id] = pollResult{st, err}
+	}
+	return out
+}
+
+// listing reads every page of DescribeStacks and answers each waiting
+// stack from it; those it does not show are confirmed one by one.
+func (pl *poller) listing(ctx context.Context, ids []string) map[string]pollResult {
+	byID := map[string]*Stack{}
+	var token *string
+	pages := 0
+	for {
+		var out *cloudformation.DescribeStacksOutput
+		err := pl.p.doRead(ctx, func() error {
+			var err error
+			out, err = pl.p.read.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{NextToken: token})
+			return err
+		})
+		if err != nil {
+			// The listing failed (not transiently): fall back to asking
+			// each stack, which also names the failing stack in errors.
+			return pl.perStack(ctx, ids)
+		}
+		pages++
+		for _, s := range out.Stacks {
+			st := fromSDK(s)
+			byID[st.ID] = st
+		}
+		token = out.NextToken
+		if aws.ToString(token) == "" {
+			break
+		}
+	}
+	pl.mu.Lock()
+	pl.pages = pages
+	pl.mu.Unlock()
+	res := make(map[string]pollResult, len(ids))
+	var missing []string
+	for _, id := range ids {
+		if st, ok := byID[id]; ok {
+			res[id] = pollResult{st: st}
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	for id, r := range pl.perStack(ctx, missing) {
+		res[id] = r
+	}
+	return res
+}
