@@ -50,6 +50,12 @@ type Parameter struct {
 	HasDefault bool
 	Default    string
 	NoEcho     bool
+	// Constraints CloudFormation checks on a value (raw templates; empty
+	// when the template declares none).
+	AllowedValues        []string
+	AllowedPattern       string
+	MinLength, MaxLength *int
+	MinValue, MaxValue   *float64
 }
 
 // Variable declares one blueprint variable.

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/stacker-go/stacker/internal/suggest"
 )
 
 // Go kinds a variable can have. See ResolveVariables for the coercions.
@@ -148,11 +150,6 @@ func ResolveVariables(bp Blueprint, name string, provided map[string]any) (map[s
 	declared := make(map[string]bool, len(defs))
 	for _, v := range defs {
 		declared[v.Name] = true
-		val, err := resolveOne(v, name, provided)
-		if err != nil {
-			return nil, err
-		}
-		out[v.Name] = val
 	}
 	var extra []string
 	for k := range provided {
@@ -161,8 +158,26 @@ func ResolveVariables(bp Blueprint, name string, provided map[string]any) (map[s
 		}
 	}
 	if len(extra) > 0 {
+		// A misspelt variable (Rolez for Roles) would otherwise be
+		// dropped silently; stacker ignored it.
 		sort.Strings(extra)
-		slog.Debug("blueprint ignores undeclared variables", "blueprint", name, "variables", extra)
+		names := make([]string, len(defs))
+		for i, v := range defs {
+			names[i] = v.Name
+		}
+		msgs := make([]string, len(extra))
+		for i, k := range extra {
+			msgs[i] = fmt.Sprintf("Variable %q is not a variable of blueprint %q%s", k, name,
+				suggest.DidYouMean(suggest.Find(k, names, suggest.Options{Limit: suggest.Fraction(2, 2), Max: 3})))
+		}
+		return nil, &VariableError{Blueprint: name, Variable: extra[0], Msg: strings.Join(msgs, "; ")}
+	}
+	for _, v := range defs {
+		val, err := resolveOne(v, name, provided)
+		if err != nil {
+			return nil, err
+		}
+		out[v.Name] = val
 	}
 	return out, nil
 }

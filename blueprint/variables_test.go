@@ -53,10 +53,10 @@ func TestResolveVariables(t *testing.T) {
 			want: map[string]any{"V": 2},
 		},
 		{
-			name:     "undeclared values are ignored",
-			vars:     []Variable{{Name: "V", Type: String, Default: ""}},
-			provided: map[string]any{"Other": 1},
-			want:     map[string]any{"V": ""},
+			name:     "undeclared values are errors with a suggestion",
+			vars:     []Variable{{Name: "Roles", Type: String, Default: ""}},
+			provided: map[string]any{"Rolez": 1, "Other": 2},
+			wantErr:  `Variable "Other" is not a variable of blueprint "bp"; Variable "Rolez" is not a variable of blueprint "bp" (did you mean "Roles"?)`,
 		},
 		{
 			name:     "int from integral float and from string",

@@ -73,9 +73,15 @@ func runBuild(ctx context.Context, f *Factory, o *BuildOptions) error {
 	}
 	switch {
 	case o.Outline:
+		if err := offlineChecks(ctx, f.IO, cfg, reg, g); err != nil {
+			return err
+		}
 		printPlan(f.IO, "Create/Update stacks", "_launch_stack", g, "")
 		return nil
 	case o.DumpSet:
+		if err := offlineChecks(ctx, f.IO, cfg, reg, g); err != nil {
+			return err
+		}
 		return dumpTemplates(ctx, f.IO, cfg, reg, g, o.Dump)
 	}
 	if err := checkHooks(cfg, reg, g, hookrun.PreBuild, hookrun.PostBuild); err != nil {

@@ -200,3 +200,40 @@ func TestDump(t *testing.T) {
 		})
 	}
 }
+
+// TestPreflightConfigs runs every testdata/preflight/*.yaml through `build
+// --outline` and `build --dump`: both run the same offline checks, so they
+// agree on the exit code and the error and warning lines.
+func TestPreflightConfigs(t *testing.T) {
+	clearStackerEnv(t)
+	files, err := filepath.Glob("testdata/preflight/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no preflight configs: %v", err)
+	}
+	problems := func(stderr string) string {
+		var out []string
+		for _, l := range strings.Split(stderr, "\n") {
+			if strings.HasPrefix(l, "error: ") || strings.HasPrefix(l, "WARNING: ") {
+				out = append(out, l)
+			}
+		}
+		return strings.Join(out, "\n")
+	}
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, "", "build", "--outline", file)
+			wd, _ := os.Getwd()
+			golden(t, strings.TrimSuffix(file, ".yaml")+".golden", transcript(code, stdout, strings.ReplaceAll(stderr, wd, "$PWD")))
+			for _, bad := range []string{"goroutine ", "panic", ".go:"} {
+				if strings.Contains(stderr, bad) {
+					t.Errorf("stderr contains %q:\n%s", bad, stderr)
+				}
+			}
+			code2, _, stderr2 := runCLI(t, "", "build", "--dump", t.TempDir(), file)
+			if code != ExitOK && (code2 != code || problems(stderr2) != problems(stderr)) {
+				t.Errorf("--dump disagrees with --outline: exit %d\n%s", code2, stderr2)
+			}
+		})
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/stacker-go/stacker/internal/config"
 	"github.com/stacker-go/stacker/internal/graph"
 	"github.com/stacker-go/stacker/internal/lookup"
+	"github.com/stacker-go/stacker/internal/preflight"
 	"github.com/stacker-go/stacker/internal/template"
 )
 
@@ -105,4 +106,26 @@ func dumpStack(ctx context.Context, cfg *config.Config, reg *lookup.Registry, st
 		return "", fmt.Errorf("write template: %w", err)
 	}
 	return path, nil
+}
+
+// offlineChecks runs the preflight checks that need no AWS (the ones build
+// runs before its first change): every stack whose variables hold no
+// lookup is rendered and its parameters checked; every template_path must
+// exist. Problems are a config error (exit 2); warnings are printed.
+func offlineChecks(ctx context.Context, stdio IO, cfg *config.Config, reg *lookup.Registry, g *graph.Graph) error {
+	rep := preflight.Run(ctx, preflight.Options{
+		Config: cfg, Lookups: reg, Stacks: g.Order(), Offline: true,
+		Env: func(st *config.Stack) *lookup.Env {
+			env := cfg.LookupEnv(st)
+			env.Offline = true
+			return env
+		},
+	})
+	for _, w := range rep.Warnings {
+		fmt.Fprintln(stdio.ErrOut, "WARNING:", w)
+	}
+	if err := rep.Err(); err != nil {
+		return &ExitError{Code: ExitUsage, Err: err}
+	}
+	return nil
 }

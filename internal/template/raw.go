@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -100,6 +101,17 @@ func parseJSON(body []byte, t *blueprint.Template) error {
 				p.Default = jsonScalar(d)
 			}
 			p.NoEcho = strings.EqualFold(jsonScalar(fields["NoEcho"]), "true")
+			if raw, ok := fields["AllowedValues"]; ok {
+				var l []json.RawMessage
+				if json.Unmarshal(raw, &l) == nil {
+					for _, e := range l {
+						p.AllowedValues = append(p.AllowedValues, jsonScalar(e))
+					}
+				}
+			}
+			p.AllowedPattern = jsonScalar(fields["AllowedPattern"])
+			p.MinLength, p.MaxLength = intField(jsonScalar(fields["MinLength"])), intField(jsonScalar(fields["MaxLength"]))
+			p.MinValue, p.MaxValue = floatField(jsonScalar(fields["MinValue"])), floatField(jsonScalar(fields["MaxValue"]))
 			t.Parameters = append(t.Parameters, p)
 		}
 	}
@@ -177,6 +189,20 @@ func parseYAML(body []byte, t *blueprint.Template) error {
 						p.Default = yamlScalar(v)
 					case "NoEcho":
 						p.NoEcho = strings.EqualFold(v.Value, "true")
+					case "AllowedValues":
+						for _, e := range v.Content {
+							p.AllowedValues = append(p.AllowedValues, yamlScalar(deref(e)))
+						}
+					case "AllowedPattern":
+						p.AllowedPattern = v.Value
+					case "MinLength":
+						p.MinLength = intField(v.Value)
+					case "MaxLength":
+						p.MaxLength = intField(v.Value)
+					case "MinValue":
+						p.MinValue = floatField(v.Value)
+					case "MaxValue":
+						p.MaxValue = floatField(v.Value)
 					}
 				}
 				t.Parameters = append(t.Parameters, p)
@@ -216,4 +242,18 @@ func yamlScalar(n *yaml.Node) string {
 		return strings.Join(parts, ",")
 	}
 	return n.Value
+}
+
+func intField(s string) *int {
+	if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil {
+		return &n
+	}
+	return nil
+}
+
+func floatField(s string) *float64 {
+	if f, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil {
+		return &f
+	}
+	return nil
 }

@@ -155,7 +155,7 @@ func renderRaw(cfg *config.Config, st *config.Stack, vars map[string]any, hookDa
 			Variables: vars,
 		})
 		if err != nil {
-			return nil, fmt.Errorf("stack %q: rendering %s: %w", st.Name, path, err)
+			return nil, fmt.Errorf("stack %q: rendering %s: %w", st.Name, st.TemplatePath, err)
 		}
 	}
 	t, err := Parse(body)
@@ -234,3 +234,29 @@ func hookDataOrEmpty(d map[string]map[string]any) map[string]map[string]any {
 	}
 	return d
 }
+
+// CloudFormation's template size limits.
+const (
+	// MaxTemplateBody is the largest template sent inline (TemplateBody).
+	MaxTemplateBody = 51200
+	// MaxTemplateURL is the largest template CloudFormation reads from S3.
+	MaxTemplateURL = 1048576
+)
+
+// CheckSize reports a template CloudFormation would refuse for its size:
+// over MaxTemplateURL always, over MaxTemplateBody when it goes inline
+// (no template bucket).
+func CheckSize(t *blueprint.Template, inline bool) error {
+	n := len(t.Body)
+	switch {
+	case n > MaxTemplateURL:
+		return fmt.Errorf("template is %d bytes; CloudFormation takes at most %d bytes (even from S3)", n, MaxTemplateURL)
+	case inline && n > MaxTemplateBody:
+		return fmt.Errorf("template is %d bytes; CloudFormation takes at most %d bytes inline, and stacker_bucket is \"\" so it would go inline: set a stacker_bucket so it is uploaded to S3", n, MaxTemplateBody)
+	}
+	return nil
+}
+
+// Find returns the file a stack's template_path names (see findTemplate),
+// or a config error saying where it looked.
+func Find(cfg *config.Config, st *config.Stack) (string, error) { return findTemplate(cfg, st) }

@@ -332,11 +332,11 @@ func TestRenderConcurrently(t *testing.T) {
 		stack("yaml", "templates/short_tags.yaml", ""),
 		stack("vpc", "", "stacker_blueprints.vpc.VPC"),
 	}
-	vars := map[string]any{"Count": 2, "PublicSubnets": "10.128.0.0/24,10.128.1.0/24", "PrivateSubnets": "10.128.8.0/22,10.128.12.0/22"}
+	vars := []map[string]any{{"Count": 2}, {"Count": 2}, {"PublicSubnets": "10.128.0.0/24,10.128.1.0/24", "PrivateSubnets": "10.128.8.0/22,10.128.12.0/22"}}
 	errs := make(chan error, 30)
 	for i := range 30 {
 		go func() {
-			_, err := Render(context.Background(), cfg, stacks[i%len(stacks)], vars)
+			_, err := Render(context.Background(), cfg, stacks[i%len(stacks)], vars[i%len(stacks)])
 			errs <- err
 		}()
 	}
