@@ -23,7 +23,7 @@ func newGraphCmdWith(f *Factory, runF func(context.Context, *Factory, *GraphOpti
 	o := &GraphOptions{}
 	cmd := &cobra.Command{
 		Use:   "graph [environment] config",
-		Short: "Print the dependency graph of a config (dot, json or mermaid; no AWS calls)",
+		Short: "Print the dependency graph of a config (dot, json, mermaid or an SVG picture; no AWS calls)",
 		Args:  positionalArgs,
 		RunE: o.Common.runE(f, func(*cobra.Command) error {
 			if !slices.Contains(graph.Formats, o.Format) {

@@ -10,7 +10,7 @@ import (
 )
 
 // Formats lists the output formats of Write, default first.
-var Formats = []string{"dot", "json", "mermaid"}
+var Formats = []string{"dot", "json", "mermaid", "svg"}
 
 // Write renders the graph in one of Formats.
 func (g *Graph) Write(w io.Writer, format string) error {
@@ -21,6 +21,8 @@ func (g *Graph) Write(w io.Writer, format string) error {
 		return g.WriteJSON(w)
 	case "mermaid":
 		return g.WriteMermaid(w)
+	case "svg":
+		return g.WriteSVG(w)
 	}
 	return fmt.Errorf("unknown graph format %q (want one of %s)", format, strings.Join(Formats, ", "))
 }

@@ -285,7 +285,7 @@ func TestFormatsGolden(t *testing.T) {
 			})
 		}
 	}
-	if err := g.Write(&bytes.Buffer{}, "svg"); err == nil {
+	if err := g.Write(&bytes.Buffer{}, "png"); err == nil {
 		t.Error("unknown format accepted")
 	}
 }
