@@ -6,11 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/stacker-go/stacker/internal/cfn"
 	"github.com/stacker-go/stacker/internal/config"
 	"github.com/stacker-go/stacker/internal/engine"
 	"github.com/stacker-go/stacker/internal/event"
+	"github.com/stacker-go/stacker/internal/preflight"
 	"github.com/stacker-go/stacker/internal/hookrun"
 	"github.com/stacker-go/stacker/internal/target"
 	"github.com/stacker-go/stacker/internal/template"
@@ -31,6 +33,9 @@ func Build(ctx context.Context, o Options) error {
 		return err
 	}
 	r := newRun(&o, event.Build)
+	if err := r.preflight(ctx); err != nil { // every known template checked before any change
+		return err
+	}
 	hr := r.hookRunner()
 	if err := hr.Run(ctx, hookrun.PreBuild, o.Config.PreBuild); err != nil {
 		return err
@@ -184,4 +189,28 @@ func (r *run) templateBucket(ctx context.Context, name string) (*cfn.Bucket, err
 		r.bucketAcct = acct
 	})
 	return r.bucket, r.bucketErr
+}
+
+// preflight renders and checks every stack whose inputs are known before
+// anything changes (see package preflight): all problems are listed
+// together, as config errors (exit 2). Stacks that use outputs of this run
+// or hook data are checked by their own step, before their first call.
+func (r *run) preflight(ctx context.Context) error {
+	rep := preflight.Run(ctx, preflight.Options{
+		Config: r.cfg, Lookups: r.o.Lookups, Stacks: r.o.Graph.Order(),
+		Env: r.lookupEnv,
+		Exists: func(ctx context.Context, st *config.Stack) (bool, error) {
+			p, err := r.provider(ctx, stackKey(st))
+			if err != nil {
+				return false, err
+			}
+			s, err := p.Describe(ctx, st.CFNName(r.cfg))
+			return s != nil, err
+		},
+		Defer: func(st *config.Stack) bool { return strings.Contains(fmt.Sprint(st.Variables), "${hook_data ") },
+	})
+	for _, w := range rep.Warnings {
+		r.o.console().Errorf("WARNING: %s\n", w)
+	}
+	return rep.Err()
 }

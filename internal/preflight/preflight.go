@@ -52,6 +52,9 @@ type Options struct {
 	// parameters without a Default keep their previous values); without it
 	// a missing required parameter is reported as a warning.
 	Exists func(ctx context.Context, st *config.Stack) (bool, error)
+	// Defer, when set, names stacks to leave to their own step (inputs
+	// that exist only once the run has started, such as hook data).
+	Defer func(st *config.Stack) bool
 	// Offline: lookups give placeholders, so a stack whose variables hold
 	// any lookup is only checked for its template file.
 	Offline bool
@@ -96,7 +99,7 @@ func Run(ctx context.Context, o Options) *Report {
 			rep.Problems = append(rep.Problems, &Problem{Pos: st.Pos, Msg: fmt.Sprintf("stack %q: %v", name, err)})
 			continue
 		}
-		if len(deps) > 0 || o.Offline && hasLookups(o.Lookups, st.Variables) {
+		if len(deps) > 0 || o.Offline && hasLookups(o.Lookups, st.Variables) || o.Defer != nil && o.Defer(st) {
 			// Rendered when its dependencies' outputs exist; the template
 			// itself must still be there.
 			rep.Deferred = append(rep.Deferred, name)
