@@ -12,8 +12,8 @@ import (
 	"github.com/stacker-go/stacker/internal/config"
 	"github.com/stacker-go/stacker/internal/engine"
 	"github.com/stacker-go/stacker/internal/event"
-	"github.com/stacker-go/stacker/internal/preflight"
 	"github.com/stacker-go/stacker/internal/hookrun"
+	"github.com/stacker-go/stacker/internal/preflight"
 	"github.com/stacker-go/stacker/internal/target"
 	"github.com/stacker-go/stacker/internal/template"
 )
