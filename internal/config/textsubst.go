@@ -44,12 +44,11 @@ type missingRef struct {
 
 // textSubst is the result of substituting a simple environment into text.
 type textSubst struct {
-	in, out   []byte
-	edits     []edit
-	missing   []missingRef
-	inLines   []int // byte offset of each input line start
-	outLines  []int
-	usedMarks bool
+	in, out  []byte
+	edits    []edit
+	missing  []missingRef
+	inLines  []int // byte offset of each input line start
+	outLines []int
 }
 
 // allSimple reports whether every environment value is text (simple env
