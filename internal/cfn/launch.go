@@ -59,8 +59,11 @@ type LaunchSpec struct {
 	FQN  string // CloudFormation stack name
 
 	Locked, Forced, Protected bool
-	WaitInProgress            bool // in_progress_behavior: wait
-	RecreateFailed            bool
+	// WaitInProgress waits for a stack CloudFormation is still changing
+	// (another run, a console change, an interrupted run), then handles it;
+	// false fails fast (in_progress_behavior: fail).
+	WaitInProgress bool
+	RecreateFailed bool
 
 	Tags                  map[string]string
 	TerminationProtection bool

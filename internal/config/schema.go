@@ -328,8 +328,8 @@ func (d *decoder) stack(n, at *yaml.Node, keyName, label string) (*Stack, []varR
 			st.Tags = d.strMap(v, where+p.key)
 		case "in_progress_behavior":
 			st.InProgressBehavior, _ = d.str(v, where+p.key)
-			if st.InProgressBehavior != "" && st.InProgressBehavior != "wait" {
-				d.errorf(v, `%sin_progress_behavior: must be "wait" or absent, got %q`, where, st.InProgressBehavior)
+			if st.InProgressBehavior != "" && st.InProgressBehavior != "wait" && st.InProgressBehavior != "fail" {
+				d.errorf(v, `%sin_progress_behavior: must be "wait" (the default) or "fail", got %q`, where, st.InProgressBehavior)
 			}
 		case "notification_arns":
 			st.NotificationARNs = d.strList(v, where+p.key)

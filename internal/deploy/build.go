@@ -59,7 +59,7 @@ func (r *run) buildStep(ctx context.Context, name string, report func(engine.Sta
 		Locked:                st.Locked,
 		Forced:                slices.Contains(r.o.Force, name) || slices.Contains(r.o.Force, fqn),
 		Protected:             st.Protected,
-		WaitInProgress:        st.InProgressBehavior == "wait",
+		WaitInProgress:        st.InProgressBehavior != "fail",
 		RecreateFailed:        r.o.RecreateFailed,
 		Tags:                  r.tags(st),
 		TerminationProtection: st.TerminationProtection,

@@ -350,7 +350,7 @@ func (r *run) walk(ctx context.Context, order []string, deps func(string) []stri
 }
 
 // nextRun says what the next run does with a stack this one left changing.
-const nextRun = "a second run picks up from the state it reaches"
+const nextRun = "the next run waits for it to finish, then handles it (unless its in_progress_behavior is fail)"
 
 // finish turns a walk result into the action's error.
 func (r *run) finish(ctx context.Context, order []string, isTarget func(string) bool, res engine.Result) error {
