@@ -78,6 +78,7 @@ func UploadLambdaFunctions(ctx context.Context, in *hooks.Input) (any, error) {
 		return nil, err
 	}
 	if custom == "" && hookRegion != "" {
+		//lint:ignore ST1005 stacker 1.7's exact message
 		return nil, errors.New("Cannot specify `bucket_region` without specifying `bucket`.")
 	}
 	follow := false
@@ -190,6 +191,7 @@ func lambdaPayload(in *hooks.Input, name string, opts map[string]any, follow boo
 			return payload{}, err
 		}
 		if len(files) == 0 {
+			//lint:ignore ST1005 stacker 1.7's exact message
 			return payload{}, errors.New("Empty list of files for Lambda payload. Check your include/exclude options for errors.")
 		}
 		in.UI.Infof("lambda: adding %d files:", len(files))
@@ -199,6 +201,7 @@ func lambdaPayload(in *hooks.Input, name string, opts map[string]any, follow boo
 		z, hash, err := zipFiles(root, files)
 		return payload{zip: z, hash: hash}, err
 	}
+	//lint:ignore ST1005 stacker 1.7's exact message
 	return payload{}, errors.New("Path must be an existing ZIP file or directory")
 }
 
@@ -225,6 +228,7 @@ func patternList(v any, key string, def []string) ([]string, error) {
 	}
 	list, ok := strList(v)
 	if !ok {
+		//lint:ignore ST1005 stacker 1.7's exact message
 		return nil, fmt.Errorf("Invalid file patterns in key '%s': must be a string or list of strings", key)
 	}
 	return list, nil

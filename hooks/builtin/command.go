@@ -40,6 +40,7 @@ func RunCommand(ctx context.Context, in *hooks.Input) (any, error) {
 	}
 	capture, quiet := a.truthy("capture"), a.truthy("quiet")
 	if quiet && capture {
+		//lint:ignore ST1005 stacker 1.7's exact message
 		return nil, fmt.Errorf("Class %q is improperly configured: Cannot enable `quiet` and `capture` options simultaneously", PathRunCommand)
 	}
 	argv, display, err := commandLine(a)

@@ -180,6 +180,7 @@ func (r *Runner) one(ctx context.Context, stage string, h config.Hook) error {
 		r.log().Debug(fmt.Sprintf("Hook %s returned result data, but no data key set, so ignoring.", h.Path))
 	default:
 		if _, dup := r.Context.HookData[h.DataKey]; dup {
+			//lint:ignore ST1005 stacker 1.7's exact message
 			return fail(fmt.Errorf("Hook data for key %s already exists, each hook must have a unique data_key.", h.DataKey))
 		}
 		r.log().Debug(fmt.Sprintf("Adding result for hook %s to context in data_key %s.", h.Path, h.DataKey))
