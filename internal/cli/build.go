@@ -67,7 +67,7 @@ func (o *BuildOptions) validate(cmd *cobra.Command) error {
 }
 
 func runBuild(ctx context.Context, f *Factory, o *BuildOptions) error {
-	cfg, reg, g, err := o.Common.load(f, loadSpec{force: o.Force, stacks: o.Stacks, selection: withDeps})
+	cfg, reg, g, err := o.Common.load(ctx, f, loadSpec{force: o.Force, stacks: o.Stacks, selection: withDeps, renders: true})
 	if err != nil {
 		return err
 	}

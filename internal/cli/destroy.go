@@ -49,7 +49,7 @@ Without --force it only prints the plan (no AWS calls, no hooks).`,
 }
 
 func runDestroy(ctx context.Context, f *Factory, o *DestroyOptions) error {
-	cfg, reg, g, err := o.Common.load(f, loadSpec{stacks: o.Stacks, selection: withDependants})
+	cfg, reg, g, err := o.Common.load(ctx, f, loadSpec{stacks: o.Stacks, selection: withDependants})
 	if err != nil {
 		return err
 	}

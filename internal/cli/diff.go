@@ -43,7 +43,7 @@ func newDiffCmdWith(f *Factory, runF func(context.Context, *Factory, *DiffOption
 }
 
 func runDiff(ctx context.Context, f *Factory, o *DiffOptions) error {
-	cfg, reg, g, err := o.Common.load(f, loadSpec{force: o.Force, stacks: o.Stacks, selection: withDeps})
+	cfg, reg, g, err := o.Common.load(ctx, f, loadSpec{force: o.Force, stacks: o.Stacks, selection: withDeps, renders: true})
 	if err != nil {
 		return err
 	}

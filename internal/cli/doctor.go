@@ -35,7 +35,7 @@ Prints one row per target and exits 1 if any row fails, with the fix in the row.
 }
 
 func runDoctor(ctx context.Context, f *Factory, o *DoctorOptions) error {
-	cfg, _, _, err := o.Common.load(f, loadSpec{configOnly: true})
+	cfg, _, _, err := o.Common.load(ctx, f, loadSpec{configOnly: true})
 	if err != nil {
 		return err
 	}

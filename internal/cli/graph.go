@@ -39,7 +39,7 @@ func newGraphCmdWith(f *Factory, runF func(context.Context, *Factory, *GraphOpti
 }
 
 func runGraph(ctx context.Context, f *Factory, o *GraphOptions) error {
-	_, _, g, err := o.Common.load(f, loadSpec{selection: wholeGraph})
+	_, _, g, err := o.Common.load(ctx, f, loadSpec{selection: wholeGraph})
 	if err != nil {
 		return err
 	}

@@ -31,7 +31,7 @@ func newInfoCmdWith(f *Factory, runF func(context.Context, *Factory, *InfoOption
 }
 
 func runInfo(ctx context.Context, f *Factory, o *InfoOptions) error {
-	cfg, reg, g, err := o.Common.load(f, loadSpec{stacks: o.Stacks, selection: onlyStacks})
+	cfg, reg, g, err := o.Common.load(ctx, f, loadSpec{stacks: o.Stacks, selection: onlyStacks})
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/stacker-go/stacker/blueprint"
 	_ "github.com/stacker-go/stacker/blueprints/all" // built-in blueprints for class_path
 	_ "github.com/stacker-go/stacker/hooks/builtin"  // built-in hooks for hook paths
 	"io"
@@ -20,6 +19,7 @@ import (
 	"github.com/stacker-go/stacker/internal/graph"
 	"github.com/stacker-go/stacker/internal/hookrun"
 	"github.com/stacker-go/stacker/internal/lookup"
+	"github.com/stacker-go/stacker/internal/pybridge"
 	"github.com/stacker-go/stacker/internal/suggest"
 	"github.com/stacker-go/stacker/internal/target"
 	"github.com/stacker-go/stacker/internal/ui"
@@ -205,35 +205,7 @@ func loadConfig(common *CommonOptions) (*config.Config, *lookup.Registry, error)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := checkClassPaths(cfg); err != nil {
-		return nil, nil, err
-	}
 	return cfg, cfg.Registry(), nil
-}
-
-// checkClassPaths reports every class_path that names no registered
-// blueprint, at the stack's position, before anything runs (a bad config,
-// exit 2), rather than when the stack is rendered.
-func checkClassPaths(cfg *config.Config) error {
-	var errs config.Errors
-	for _, st := range cfg.Stacks {
-		if st.ClassPath == "" {
-			continue
-		}
-		if _, err := blueprint.Lookup(st.ClassPath); err != nil {
-			msg := fmt.Sprintf("stack %q: %v", st.Name, err)
-			if cfg.SysPath != "" {
-				// The user's own Python module is probably meant: say it
-				// was not run, rather than let a built-in answer for it.
-				msg += fmt.Sprintf("; sys_path is set (%s) but this binary cannot import Python classes from it: rewrite %s as a Go blueprint (docs/blueprints.md) or use template_path", cfg.SysPath, st.ClassPath)
-			}
-			errs = append(errs, &config.Error{Pos: st.Pos, Msg: msg})
-		}
-	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return errs
 }
 
 func didYouMean(name string, names []string) string {
@@ -311,7 +283,11 @@ func (o *CommonOptions) runE(f *Factory, validate func(*cobra.Command) error, ru
 			}
 		}
 		o.Stdin = f.IO.In
-		return run(cmd.Context())
+		// The run's Python bridge (started only if Python code is needed),
+		// stopped when the run ends, interrupted or not.
+		bridge := pybridge.New(pybridge.Options{Stderr: f.IO.ErrOut, Getenv: f.getenv})
+		defer bridge.Close()
+		return run(pybridge.NewContext(cmd.Context(), bridge))
 	}
 }
 
@@ -328,6 +304,7 @@ const (
 // loadSpec is what differs between commands in load.
 type loadSpec struct {
 	configOnly bool           // stop after the config (doctor): no graph
+	renders    bool           // the command renders templates: check Python class paths import
 	force      []string       // --force names, checked against the config's stacks
 	stacks     []string       // --stacks
 	selection  stackSelection // how stacks narrows the graph
@@ -336,13 +313,17 @@ type loadSpec struct {
 // load is the shared start of a config-reading command: the config and its warnings, the graph, the --force check and the --stacks
 // selection (with the "no stacks" warning). Every error is a usage error.
 // With configOnly the graph is nil.
-func (o *CommonOptions) load(f *Factory, s loadSpec) (*config.Config, *lookup.Registry, *graph.Graph, error) {
+func (o *CommonOptions) load(ctx context.Context, f *Factory, s loadSpec) (*config.Config, *lookup.Registry, *graph.Graph, error) {
 	stdio := f.IO
 	cfg, reg, err := loadConfig(o)
 	if err != nil {
 		return nil, nil, nil, usageErr(err)
 	}
 	printWarnings(stdio, cfg)
+	o.configurePython(ctx, f, cfg)
+	if err := o.checkClassPaths(ctx, cfg, s.renders); err != nil {
+		return nil, nil, nil, usageErr(err)
+	}
 	if s.configOnly {
 		return cfg, reg, nil, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -15,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/stacker-go/stacker/internal/lookup"
+	"github.com/stacker-go/stacker/internal/pybridge"
 )
 
 // LoadOptions say where a config comes from.
@@ -399,4 +401,95 @@ func (c *Config) LookupEnv(st *Stack) *lookup.Env {
 		env.Stack = st.Name
 	}
 	return env
+}
+
+// pythonPathRE is a dotted Python path: module(.module)*.name.
+var pythonPathRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$`)
+
+// useLookup registers the lookups: entry name -> handler: a Go handler
+// registered with lookup.RegisterCustom under that name, else Python code
+// named by a dotted path (a new-style class with handle(), or an old-style
+// function), run through the Python bridge.
+func useLookup(r *lookup.Registry, name, handler string) error {
+	if slices.Contains(lookup.CustomNames(), handler) {
+		return r.UseCustom(name, handler)
+	}
+	if !pythonPathRE.MatchString(handler) {
+		if err := r.UseCustom(name, handler); err != nil {
+			return fmt.Errorf("%w; a dotted Python path (module.Handler) names Python code, run by the Python bridge", err)
+		}
+		return nil
+	}
+	r.Register(name, pybridge.LookupHandler{Type: name, Path: handler})
+	return nil
+}
+
+// PythonSettings returns what the Python bridge needs from this config:
+// the python: key, the config directory, sys_path entries (a path list,
+// relative entries against the config's directory, as stacker's sys_path
+// was against the CWD) and the context Python code sees. Package source
+// paths are added by the caller (Settings.Sources).
+func (c *Config) PythonSettings() pybridge.Settings {
+	s := pybridge.Settings{Python: c.Python, ConfigDir: c.Dir, SysPath: c.SysPath}
+	for _, dir := range filepath.SplitList(c.SysPath) {
+		if dir == "" {
+			continue
+		}
+		if !filepath.IsAbs(dir) {
+			base := c.Dir
+			if base == "" {
+				base, _ = os.Getwd()
+			}
+			dir = filepath.Join(base, dir)
+		}
+		s.Paths = append(s.Paths, filepath.Clean(dir))
+	}
+	s.Context = c.PythonContext()
+	return s
+}
+
+// PythonContext is stacker's context as Python code sees it (no hook data:
+// the caller adds the run's).
+func (c *Config) PythonContext() pybridge.Context {
+	indent := c.TemplateIndent
+	if indent <= 0 {
+		indent = 4
+	}
+	names := make([]string, len(c.Stacks))
+	for i, st := range c.Stacks {
+		names[i] = st.Name
+	}
+	ctx := pybridge.Context{
+		Namespace:          c.Namespace,
+		NamespaceDelimiter: c.NamespaceDelimiter,
+		Environment:        c.Environment,
+		Mappings:           c.Mappings,
+		TemplateIndent:     indent,
+		Tags:               c.StackTags(nil),
+		ConfigPath:         c.Path,
+		ConfigDir:          c.Dir,
+		CacheDir:           c.CacheDir(),
+		StackNames:         names,
+	}
+	ctx.BucketName = c.BucketName()
+	ctx.BucketRegion = c.StackerBucketRegion
+	return ctx
+}
+
+// CacheDir is stacker_cache_dir, default ~/.stacker (stacker's); "~" is
+// expanded.
+func (c *Config) CacheDir() string {
+	d := c.StackerCacheDir
+	if d == "" {
+		d = "~/.stacker"
+	}
+	if d == "~" || strings.HasPrefix(d, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			d = filepath.Join(home, strings.TrimPrefix(d, "~"))
+		}
+	}
+	if !filepath.IsAbs(d) && c.Dir != "" {
+		d = filepath.Join(c.Dir, d)
+	}
+	return d
 }

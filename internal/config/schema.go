@@ -16,7 +16,7 @@ var (
 	topKeys = []string{"namespace", "namespace_delimiter", "stacker_bucket", "stacker_bucket_region",
 		"stacker_cache_dir", "sys_path", "package_sources", "service_role", "pre_build", "post_build",
 		"pre_destroy", "post_destroy", "tags", "template_indent", "mappings", "lookups", "targets",
-		"stacks", "log_formats", "accounts"}
+		"stacks", "log_formats", "accounts", "python"}
 	stackKeys = []string{"name", "stack_name", "class_path", "template_path", "description", "variables",
 		"parameters", "requires", "required_by", "locked", "enabled", "protected", "profile", "region",
 		"stack_policy_path", "tags", "in_progress_behavior", "notification_arns",
@@ -76,9 +76,14 @@ func (d *decoder) config(cfg *Config, root *yaml.Node) {
 		case "service_role":
 			cfg.ServiceRole, _ = d.str(v, p.key)
 		case "package_sources":
-			d.packageSources(v)
-			cfg.PackageSources = deref(v)
-			d.warnf(p.k, "package_sources are checked but not fetched: blueprints are Go code built into stacker, and remote configs are not merged")
+			cfg.PackageSources = d.packageSources(v)
+		case "python":
+			if s, ok := d.str(v, p.key); ok {
+				if strings.TrimSpace(s) == "" {
+					d.errorf(v, "python: expected an interpreter (a command on PATH or a path), got an empty string")
+				}
+				cfg.Python, cfg.PythonPos = s, d.pos(deref(v))
+			}
 		case "pre_build":
 			cfg.PreBuild = d.hooks(v, p.key)
 		case "post_build":
@@ -163,7 +168,7 @@ func (d *decoder) config(cfg *Config, root *yaml.Node) {
 	// Lookups: custom handlers first, then every ${...} in variables.
 	reg := lookup.NewRegistry()
 	for _, name := range sortedKeys(cfg.Lookups) {
-		if err := reg.UseCustom(name, cfg.Lookups[name]); err != nil {
+		if err := useLookup(reg, name, cfg.Lookups[name]); err != nil {
 			n := lookupNodes[name]
 			if n == nil {
 				n = root
@@ -609,16 +614,18 @@ func (d *decoder) accounts(cfg *Config, n *yaml.Node) {
 	}
 }
 
-// packageSources checks the shape of package_sources (stacker §2.5).
-func (d *decoder) packageSources(n *yaml.Node) {
+// packageSources decodes package_sources (stacker §2.5): local, s3 and git
+// lists with their required keys, and at most one of commit, tag, branch.
+func (d *decoder) packageSources(n *yaml.Node) *PackageSources {
 	n = deref(n)
 	if isNull(n) {
-		return
+		return nil
 	}
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, "package_sources: expected a mapping with local, s3 or git, got %s", show(n))
-		return
+		return nil
 	}
+	out := &PackageSources{Pos: d.pos(n)}
 	kinds := map[string]struct{ keys, required []string }{
 		"local": {[]string{"source", "paths", "configs"}, []string{"source"}},
 		"git":   {[]string{"uri", "tag", "branch", "commit", "paths", "configs"}, []string{"uri"}},
@@ -643,10 +650,27 @@ func (d *decoder) packageSources(n *yaml.Node) {
 				continue
 			}
 			have := map[string]bool{}
+			vals := map[string]string{}
+			var paths, configs []string
+			useLatest, requesterPays := true, false
 			for _, sp := range d.pairs(sm, 0) {
 				have[sp.key] = true
-				if !contains(kind.keys, sp.key) {
+				switch {
+				case !contains(kind.keys, sp.key):
 					d.unknownKey(sp, where, kind.keys, false)
+				case sp.key == "paths":
+					paths = d.strList(sp.v, where+"paths")
+				case sp.key == "configs":
+					configs = d.strList(sp.v, where+"configs")
+					if len(configs) > 0 {
+						d.warnf(sp.k, "%sconfigs: remote configs are not merged into this config (only paths are used)", where)
+					}
+				case sp.key == "use_latest":
+					useLatest = d.boolean(sp.v, where+"use_latest", true)
+				case sp.key == "requester_pays":
+					requesterPays = d.boolean(sp.v, where+"requester_pays", false)
+				default:
+					vals[sp.key], _ = d.str(sp.v, where+sp.key)
 				}
 			}
 			for _, r := range kind.required {
@@ -654,7 +678,11 @@ func (d *decoder) packageSources(n *yaml.Node) {
 					d.errorf(src, "%s%s: this field is required.", where, r)
 				}
 			}
-			if p.key == "git" {
+			pos := d.pos(sm)
+			switch p.key {
+			case "local":
+				out.Local = append(out.Local, LocalSource{Source: vals["source"], Paths: paths, Configs: configs, Pos: pos})
+			case "git":
 				refs := 0
 				for _, r := range []string{"tag", "branch", "commit"} {
 					if have[r] {
@@ -664,9 +692,15 @@ func (d *decoder) packageSources(n *yaml.Node) {
 				if refs > 1 {
 					d.errorf(src, "%sconflicting revisions: give at most one of commit, tag, branch", where)
 				}
+				out.Git = append(out.Git, GitSource{URI: vals["uri"], Tag: vals["tag"], Branch: vals["branch"], Commit: vals["commit"],
+					Paths: paths, Configs: configs, Pos: pos})
+			case "s3":
+				out.S3 = append(out.S3, S3Source{Bucket: vals["bucket"], Key: vals["key"], UseLatest: useLatest,
+					RequesterPays: requesterPays, Paths: paths, Configs: configs, Pos: pos})
 			}
 		}
 	}
+	return out
 }
 
 func contains(list []string, s string) bool {

@@ -3,11 +3,7 @@
 // file:line:col positions, and validation. It knows nothing of AWS.
 package config
 
-import (
-	"gopkg.in/yaml.v3"
-
-	"github.com/stacker-go/stacker/internal/lookup"
-)
+import "github.com/stacker-go/stacker/internal/lookup"
 
 // Pos is a position in a source file, printed as file:line:col.
 type Pos struct {
@@ -41,7 +37,13 @@ type Config struct {
 	Mappings       map[string]map[string]map[string]any
 	Lookups        map[string]string
 	LogFormats     map[string]string
-	PackageSources *yaml.Node // accepted and validated for shape; not fetched
+	// PackageSources are fetched into the cache directory when Python code
+	// first needs them (internal/pkgsource); nil when the key is absent.
+	PackageSources *PackageSources
+	// Python is the python: key: the interpreter for Python blueprints,
+	// hooks and lookups ("" = STACKER_PYTHON, else python3 on PATH).
+	Python    string
+	PythonPos Pos
 	// Accounts maps a profile name to the 12-digit account id it must resolve to.
 	Accounts map[string]string
 
@@ -63,6 +65,43 @@ type Config struct {
 	// lookups is the config's lookup registry, built once by Load (see
 	// Registry).
 	lookups *lookup.Registry
+}
+
+// PackageSources is the package_sources key (stacker §2.5): directories
+// made importable for Python class_path, hook and lookup code.
+type PackageSources struct {
+	Local []LocalSource
+	Git   []GitSource
+	S3    []S3Source
+	Pos   Pos
+}
+
+// LocalSource is a package_sources.local entry.
+type LocalSource struct {
+	Source  string // a directory, relative to the config's directory
+	Paths   []string
+	Configs []string
+	Pos     Pos
+}
+
+// GitSource is a package_sources.git entry. At most one of Tag, Branch and
+// Commit is set.
+type GitSource struct {
+	URI                 string
+	Tag, Branch, Commit string
+	Paths               []string
+	Configs             []string
+	Pos                 Pos
+}
+
+// S3Source is a package_sources.s3 entry (an archive: .tar.gz, .tar or .zip).
+type S3Source struct {
+	Bucket, Key   string
+	UseLatest     bool // default true
+	RequesterPays bool
+	Paths         []string
+	Configs       []string
+	Pos           Pos
 }
 
 // Target is a virtual graph node.

@@ -1,8 +1,9 @@
 // Package template renders a stack's template: a raw file named by
 // template_path (JSON or YAML, kept byte for byte so CloudFormation short
 // tags survive; .j2 files rendered first with a Jinja2-compatible engine) or
-// a Go blueprint named by class_path (package blueprint's registry). It
-// also builds the parameter values sent to CloudFormation and the content
+// a blueprint named by class_path: a Go blueprint of package blueprint's
+// registry, else a Python class rendered by the run's Python bridge
+// (internal/pybridge, taken from the context). It also builds the parameter values sent to CloudFormation and the content
 // addressed object key templates are uploaded under. It knows nothing of
 // AWS calls.
 package template
@@ -58,6 +59,10 @@ func stackFQN(cfg *config.Config, st *config.Stack) string {
 func renderBlueprint(ctx context.Context, cfg *config.Config, st *config.Stack, vars map[string]any, hookData map[string]map[string]any) (*blueprint.Template, error) {
 	bp, err := blueprint.Lookup(st.ClassPath)
 	if err != nil {
+		var le *blueprint.LookupError
+		if errors.As(err, &le) {
+			return renderPython(ctx, cfg, st, vars, hookData, le)
+		}
 		return nil, &config.Error{Pos: st.Pos, Msg: fmt.Sprintf("stack %q: %v", st.Name, err)}
 	}
 	resolved, err := blueprint.ResolveVariables(bp, st.Name, vars)

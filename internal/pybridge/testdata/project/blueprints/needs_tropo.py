@@ -1,0 +1,5 @@
+from troposphere import Template  # noqa: F401
+
+
+class Tropo(object):
+    pass
