@@ -3,6 +3,7 @@ package cfn
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"time"
@@ -65,6 +66,7 @@ func (p *Provider) Diff(ctx context.Context, s *DiffSpec) (o Outcome) {
 		return failedErr(err)
 	}
 	name := fmt.Sprintf("stacker-diff-%d", p.now().UnixNano())
+	slog.Debug(fmt.Sprintf("stack %s (%s): change set %s (%s)", s.Name, s.FQN, name, csType))
 	in := &cloudformation.CreateChangeSetInput{
 		StackName: aws.String(s.FQN), ChangeSetName: aws.String(name), ChangeSetType: csType,
 		Parameters: params, Tags: sdkTags(s.Tags), Capabilities: Capabilities,

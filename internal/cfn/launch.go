@@ -496,3 +496,24 @@ func BuildParameters(declared []blueprint.Parameter, values map[string]string, e
 	}
 	return out, nil
 }
+
+// MaskedParameters renders the parameter values a stack sends, for -v:
+// "A=x, Secret=****" in the template's order, NoEcho values masked
+// (parameters without a value are left out).
+func MaskedParameters(declared []blueprint.Parameter, values map[string]string) string {
+	var parts []string
+	for _, p := range declared {
+		v, ok := values[p.Name]
+		if !ok {
+			continue
+		}
+		if p.NoEcho {
+			v = "****"
+		}
+		parts = append(parts, p.Name+"="+v)
+	}
+	if len(parts) == 0 {
+		return "(none)"
+	}
+	return strings.Join(parts, ", ")
+}

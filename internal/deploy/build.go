@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -159,7 +160,22 @@ func (r *run) prepareWith(ctx context.Context, st *config.Stack, fqn string, dif
 		}
 		req.StackPolicy = string(b)
 	}
+	logRequest(st.Name, fqn, req)
 	return req, nil
+}
+
+// logRequest writes the -v lines of what a stack sends: where its template
+// is and the parameters, NoEcho values masked.
+func logRequest(name, fqn string, req *cfn.Request) {
+	if !slog.Default().Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	if req.TemplateURL != "" {
+		slog.Debug(fmt.Sprintf("stack %s (%s): template %s", name, fqn, req.TemplateURL))
+	} else {
+		slog.Debug(fmt.Sprintf("stack %s (%s): template inline, %d bytes", name, fqn, len(req.TemplateBody)))
+	}
+	slog.Debug(fmt.Sprintf("stack %s (%s): parameters %s", name, fqn, cfn.MaskedParameters(req.Declared, req.Values)))
 }
 
 // bucketName is the template bucket: stacker_bucket, else

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stacker-go/stacker/internal/sandbox"
 	"github.com/stacker-go/stacker/internal/sandbox/platform"
 	"github.com/stacker-go/stacker/internal/sandbox/sandboxtest"
 	"github.com/stacker-go/stacker/internal/ui/uitest"
@@ -94,5 +95,44 @@ func TestProgressInCIModeJSONAndTimeline(t *testing.T) {
 	}
 	if rf := lastJSON(t, r.Stdout); rf.Counts["deleted"] != 2 {
 		t.Errorf("destroy counts %v", rf.Counts)
+	}
+}
+
+// TestVerboseSaysWhatEachStackSends: -v names each stack's template and
+// parameters, the change set diff creates, each throttle and retry, and
+// the credentials each target used; never a secret.
+func TestVerboseSaysWhatEachStackSends(t *testing.T) {
+	env := sandboxtest.Start(t)
+	dir := writeProject(t, sandboxConfig)
+	env.AddThrottleRule(sandbox.ThrottleRule{Service: "cloudformation", Action: "DescribeStacks", Probability: 0.5})
+	r := sandboxRun(t, env, dir, "build", "-v", "stacker.yaml")
+	expectCode(t, r, 0)
+	for _, want := range []string{
+		"stack good (sbx-good): template inline, ",
+		"stack good (sbx-good): parameters Input=g",
+		"stack bad (sbx-bad): parameters Input=",
+		"CloudFormation.DescribeStacks in ",
+		": throttled (attempt ",
+		": retry, attempt 2",
+		"profile sandbox-prod, credentials ",
+		", landed in account ",
+	} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("-v lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("stderr:\n%s", r.Stderr)
+	}
+	env.ClearThrottleRules()
+	r = sandboxRun(t, env, dir, "diff", "-v", "stacker.yaml")
+	expectCode(t, r, 0)
+	if !strings.Contains(r.Stderr, "stack good (sbx-good): change set stacker-diff-") {
+		t.Errorf("diff -v names no change set:\n%s", r.Stderr)
+	}
+	for _, kv := range env.Env(t) {
+		if k, v, _ := strings.Cut(kv, "="); strings.Contains(k, "SECRET") && v != "" && strings.Contains(r.Stderr+r.Stdout, v) {
+			t.Errorf("%s is in the output", k)
+		}
 	}
 }

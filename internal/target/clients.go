@@ -2,6 +2,7 @@ package target
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -113,6 +114,9 @@ func IsRead(operation string) bool {
 	return false
 }
 
+// attemptKey holds a call's attempt counter in its middleware stack values.
+type attemptKey struct{}
+
 func (f *Factory) budgetMiddleware(acct, region string) func(*middleware.Stack) error {
 	return func(stack *middleware.Stack) error {
 		mw := middleware.FinalizeMiddlewareFunc("stackerBudget",
@@ -128,16 +132,32 @@ func (f *Factory) budgetMiddleware(acct, region string) func(*middleware.Stack) 
 				}
 				name := svc + "." + op
 				f.stats.add(name, false)
+				attempt := 1
+				if n, ok := middleware.GetStackValue(ctx, attemptKey{}).(*atomic.Int32); ok {
+					attempt = int(n.Add(1))
+				}
+				if attempt > 1 {
+					f.log.Debug(fmt.Sprintf("%s in %s/%s: retry, attempt %d", name, acct, region, attempt))
+				}
 				out, md, err := next.HandleFinalize(ctx, in)
 				switch {
 				case awserr.IsThrottle(err):
 					lim.Throttled()
 					f.stats.add(name, true)
+					f.log.Debug(fmt.Sprintf("%s in %s/%s: throttled (attempt %d); this budget slows down", name, acct, region, attempt))
 				case err == nil:
 					lim.Succeeded()
 				}
 				return out, md, err
 			})
+		// One attempt counter per call, for the -v retry lines.
+		count := middleware.InitializeMiddlewareFunc("stackerAttempts",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				return next.HandleInitialize(middleware.WithStackValue(ctx, attemptKey{}, new(atomic.Int32)), in)
+			})
+		if err := stack.Initialize.Add(count, middleware.Before); err != nil {
+			return err
+		}
 		// Inside the retry loop, so that every attempt waits on the budget.
 		if err := stack.Finalize.Insert(mw, "Retry", middleware.After); err != nil {
 			return stack.Finalize.Add(mw, middleware.After)

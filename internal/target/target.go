@@ -304,6 +304,13 @@ func (f *Factory) Identity(ctx context.Context, k Key) (Identity, error) {
 		}
 		e.id = Identity{Account: aws.ToString(out.Account), ARN: aws.ToString(out.Arn)}
 		f.log.Debug(fmt.Sprintf("target %s: caller is %s", k, e.id.ARN))
+		if ch, err := f.Chain(ctx, k); err == nil {
+			profile := ch.Profile
+			if profile == "" {
+				profile = "(default chain)"
+			}
+			f.log.Debug(fmt.Sprintf("target %s: profile %s, credentials %s, landed in account %s", k, profile, ch.String(), e.id.Account))
+		}
 	})
 	return e.id, e.err
 }
