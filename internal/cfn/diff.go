@@ -27,7 +27,11 @@ const noEchoMask = "****"
 
 // DiffSpec describes one stack to diff.
 type DiffSpec struct {
-	Name, FQN        string
+	Name, FQN string
+	// Label names the stack in the printed diff; "" means FQN. The run sets
+	// it to "FQN (config name)" when stacks in different targets share a
+	// CloudFormation name, so prod/vpc and stage/vpc are told apart.
+	Label            string
 	Locked, Forced   bool
 	Tags             map[string]string
 	RoleARN          string
@@ -42,6 +46,10 @@ type DiffSpec struct {
 // of a new stack). Parameters are built as build builds them
 // (UsePreviousValue included) and NoEcho values are never printed.
 func (p *Provider) Diff(ctx context.Context, s *DiffSpec) (o Outcome) {
+	label := s.Label
+	if label == "" {
+		label = s.FQN
+	}
 	st, err := p.Describe(ctx, s.FQN)
 	if err != nil {
 		return failedErr(err)
@@ -77,7 +85,7 @@ func (p *Provider) Diff(ctx context.Context, s *DiffSpec) (o Outcome) {
 	out, err := p.write.CreateChangeSet(ctx, in)
 	if err != nil {
 		if msg := apiMessage(err); strings.Contains(msg, textNoChanges2) || strings.Contains(msg, textNoChanges1) {
-			return Outcome{Status: engine.Status{State: engine.Complete}, Outputs: outputs, Diff: fmt.Sprintf("No changes: %s\n", s.FQN)}
+			return Outcome{Status: engine.Status{State: engine.Complete}, Outputs: outputs, Diff: fmt.Sprintf("No changes: %s\n", label)}
 		}
 		return failedErr(&CallError{Op: "create change set", Err: err})
 	}
@@ -87,7 +95,7 @@ func (p *Provider) Diff(ctx context.Context, s *DiffSpec) (o Outcome) {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		if _, err := p.write.DeleteChangeSet(cctx, &cloudformation.DeleteChangeSetInput{ChangeSetName: aws.String(csID), StackName: aws.String(stackID)}); err != nil && csType == types.ChangeSetTypeUpdate {
-			o.Diff += fmt.Sprintf("%s: could not delete change set %s: %s\n", s.FQN, name, apiMessage(err))
+			o.Diff += fmt.Sprintf("%s: could not delete change set %s: %s\n", label, name, apiMessage(err))
 		}
 		if csType == types.ChangeSetTypeCreate && stackID != "" {
 			_, _ = p.write.DeleteStack(cctx, &cloudformation.DeleteStackInput{StackName: aws.String(stackID), RoleARN: optional(s.RoleARN)})
@@ -113,11 +121,11 @@ func (p *Provider) Diff(ctx context.Context, s *DiffSpec) (o Outcome) {
 	if cs.Status == types.ChangeSetStatusFailed {
 		reason := aws.ToString(cs.StatusReason)
 		if strings.Contains(reason, textNoChanges1) || strings.Contains(reason, textNoChanges2) {
-			return Outcome{Status: engine.Status{State: engine.Complete}, Outputs: outputs, Diff: fmt.Sprintf("No changes: %s\n", s.FQN)}
+			return Outcome{Status: engine.Status{State: engine.Complete}, Outputs: outputs, Diff: fmt.Sprintf("No changes: %s\n", label)}
 		}
 		return failed("change set failed: " + reason)
 	}
-	return Outcome{Status: engine.Status{State: engine.Complete}, Outputs: outputs, Diff: FormatDiff(s.FQN, existing, req, cs.Changes)}
+	return Outcome{Status: engine.Status{State: engine.Complete}, Outputs: outputs, Diff: FormatDiff(label, existing, req, cs.Changes)}
 }
 
 // inferOutputs are the outputs dependants see during diff: the current

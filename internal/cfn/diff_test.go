@@ -74,3 +74,17 @@ func TestDiffNoChange(t *testing.T) {
 		t.Errorf("outcome %+v printed %q", o, printed)
 	}
 }
+
+// A label set by the run (stacks sharing a CloudFormation name in different
+// targets) replaces the bare name in what diff prints.
+func TestDiffPrintsLabel(t *testing.T) {
+	f := newFake()
+	f.put("ns-vpc", "CREATE_COMPLETE", func(*fakeStack) {})
+	f.noChange = true
+	p := New(f, Options{Sleep: noSleep, Now: fixedNow})
+	o := p.Diff(context.Background(), &DiffSpec{Name: "prod-vpc", FQN: "ns-vpc", Label: "ns-vpc (prod-vpc)",
+		Deps: StackDeps{Prepare: func(ctx context.Context) (*Request, error) { return &Request{TemplateBody: "{}"}, nil }}})
+	if o.Diff != "No changes: ns-vpc (prod-vpc)\n" {
+		t.Errorf("printed %q", o.Diff)
+	}
+}

@@ -93,7 +93,9 @@ func TestFlagParsing(t *testing.T) {
 					Stacks: []string{"app", "all"}, MaxParallel: 3, Tail: true}
 			}},
 		{name: "build dump", cmd: "build", args: []string{"--dump", "out", "c.yaml"},
-			want: func() any { return BuildOptions{Progress: autoProgress, Common: common("c.yaml", buildFlags), Dump: "out", DumpSet: true} }},
+			want: func() any {
+				return BuildOptions{Progress: autoProgress, Common: common("c.yaml", buildFlags), Dump: "out", DumpSet: true}
+			}},
 		{name: "build dump empty dir is an error", cmd: "build", args: []string{"-d", "", "c.yaml"},
 			wantErr: `--dump needs a directory`},
 		{name: "negative -j", cmd: "build", args: []string{"-j", "-2", "c.yaml"}, wantErr: "-j/--max-parallel -2"},

@@ -251,3 +251,36 @@ func TestWaitingStacksShareOneStatusPoller(t *testing.T) {
 		t.Errorf("%d DescribeStacks calls, %d of them listings", c.describes, c.listings)
 	}
 }
+
+// Two stacks in different accounts share the CloudFormation name ns-vpc:
+// output (diff, info) names each by its config stack too.
+func TestLabelNamesConfigStackWhenCloudFormationNamesRepeat(t *testing.T) {
+	const twoVPCs = `
+namespace: ns
+stacker_bucket: ""
+stacks:
+  - name: prod-vpc
+    stack_name: vpc
+    profile: prod
+    template_path: t.json
+  - name: stage-vpc
+    stack_name: vpc
+    profile: stage
+    template_path: t.json
+  - name: solo
+    template_path: t.json
+`
+	w := newWorld(seedAccounts)
+	cfg, g := loadConfig(t, twoVPCs)
+	o := options(w, cfg, g, &recorder{})
+	r := newRun(&o, event.Diff)
+	for _, c := range [][3]string{
+		{"prod-vpc", "ns-vpc", "ns-vpc (prod-vpc)"},
+		{"stage-vpc", "ns-vpc", "ns-vpc (stage-vpc)"},
+		{"solo", "ns-solo", "ns-solo"},
+	} {
+		if got := r.label(c[0], c[1]); got != c[2] {
+			t.Errorf("label(%s) = %q, want %q", c[0], got, c[2])
+		}
+	}
+}

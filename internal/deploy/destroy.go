@@ -77,7 +77,7 @@ func (r *run) diffStep(ctx context.Context, name string, report func(engine.Stat
 		return done
 	}
 	spec := &cfn.DiffSpec{
-		Name: name, FQN: fqn, Locked: st.Locked,
+		Name: name, FQN: fqn, Label: r.label(name, fqn), Locked: st.Locked,
 		Forced: slices.Contains(r.o.Force, name) || slices.Contains(r.o.Force, fqn),
 		Tags:   r.tags(st), RoleARN: r.serviceRole(st), NotificationARNs: st.NotificationARNs,
 		Deps: r.stackDeps(st, func(ctx context.Context) (*cfn.Request, error) { return r.prepareDiff(ctx, st, fqn) }),
@@ -149,15 +149,8 @@ func Info(ctx context.Context, o Options) error {
 	con.Outf("Outputs for stacks: %s\n", r.cfg.Namespace)
 	// stacker's header is the CloudFormation name; stacks in different
 	// accounts or regions may share it, so those also name the config stack.
-	seen := map[string]int{}
 	for _, in := range infos {
-		seen[in.FQN]++
-	}
-	for _, in := range infos {
-		label := in.FQN
-		if seen[in.FQN] > 1 {
-			label = fmt.Sprintf("%s (%s)", in.FQN, in.Name)
-		}
+		label := r.label(in.Name, in.FQN)
 		if !in.Exists {
 			con.Outf("Stack %q does not exist.\n", label)
 			continue
@@ -173,4 +166,20 @@ func Info(ctx context.Context, o Options) error {
 		}
 	}
 	return nil
+}
+
+// label is how output names a stack: its CloudFormation name (stacker's
+// word), followed by the config name when another stack of the config, in
+// another account or region, has the same CloudFormation name.
+func (r *run) label(name, fqn string) string {
+	n := 0
+	for i := range r.cfg.Stacks {
+		if r.cfg.Stacks[i].CFNName(r.cfg) == fqn {
+			n++
+		}
+	}
+	if n > 1 {
+		return fmt.Sprintf("%s (%s)", fqn, name)
+	}
+	return fqn
 }
