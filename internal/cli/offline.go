@@ -121,6 +121,9 @@ func offlineChecks(ctx context.Context, stdio IO, cfg *config.Config, reg *looku
 			return env
 		},
 	})
+	if err := ctx.Err(); err != nil {
+		return err // interrupted while checking (exit 130), not a config problem
+	}
 	for _, w := range rep.Warnings {
 		fmt.Fprintln(stdio.ErrOut, "WARNING:", w)
 	}

@@ -225,6 +225,12 @@ func (r *run) preflight(ctx context.Context) error {
 		},
 		Defer: func(st *config.Stack) bool { return strings.Contains(fmt.Sprint(st.Variables), "${hook_data ") },
 	})
+	if ctx.Err() != nil {
+		// Interrupted while checking: nothing was changed yet, and what
+		// failed was the cancellation, not the config.
+		r.events.Emit(event.Interrupted{Time: r.now(), NextRun: nextRun})
+		return &InterruptedError{}
+	}
 	for _, w := range rep.Warnings {
 		r.o.console().Errorf("WARNING: %s\n", w)
 	}
