@@ -16,7 +16,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"encoding/xml"
 	"fmt"
@@ -97,9 +96,8 @@ func (s *Service) Serve(w http.ResponseWriter, c *platform.Call) error {
 	})
 }
 
-func apiErr(status int, code, format string, a ...any) *platform.APIError {
-	return &platform.APIError{Status: status, Code: code, Message: fmt.Sprintf(format, a...), Sender: status < 500}
-}
+// apiErr is an API error of this service.
+var apiErr = platform.Errorf
 
 // authorize checks ec2:ACTION on resource.
 func (r *req) authorize(resource string) error {
@@ -481,29 +479,14 @@ func sortedKeys[V any](m map[string]V) []string {
 // ---- persistence ----
 
 // Snapshot returns the key pairs as JSON.
-func (s *Service) Snapshot() ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return json.Marshal(s.keys)
-}
+func (s *Service) Snapshot() ([]byte, error) { return platform.SnapshotState(&s.mu, s.keys) }
 
 // Restore replaces the key pairs.
 func (s *Service) Restore(data []byte) error {
-	keys := map[string]map[string]*KeyPair{}
-	if err := json.Unmarshal(data, &keys); err != nil {
-		return fmt.Errorf("restore ec2 key pairs: %w", err)
-	}
-	s.mu.Lock()
-	s.keys = keys
-	s.mu.Unlock()
-	return nil
+	return platform.RestoreState(&s.mu, &s.keys, data, "ec2 key pairs")
 }
 
 // Reset clears all key pairs.
-func (s *Service) Reset() {
-	s.mu.Lock()
-	s.keys = map[string]map[string]*KeyPair{}
-	s.mu.Unlock()
-}
+func (s *Service) Reset() { platform.ResetState(&s.mu, &s.keys, map[string]map[string]*KeyPair{}) }
 
 func newInt(b []byte) *big.Int { return new(big.Int).SetBytes(b) }

@@ -6,8 +6,6 @@
 package ecs
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"regexp"
 	"sort"
@@ -72,30 +70,12 @@ func (s *Service) Serve(w http.ResponseWriter, c *platform.Call) error {
 	})
 }
 
-func apiErr(status int, code, format string, a ...any) *platform.APIError {
-	return &platform.APIError{Status: status, Code: code, Message: fmt.Sprintf(format, a...), Sender: status < 500}
-}
+// apiErr is an API error of this service.
+var apiErr = platform.Errorf
 
-func (r *req) decode(v any) error {
-	if len(r.c.Body) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(r.c.Body, v); err != nil {
-		return apiErr(400, "SerializationException", "Start of structure or map found where not expected.")
-	}
-	return nil
-}
+func (r *req) decode(v any) error { return platform.DecodeJSON(r.c, v) }
 
-func (r *req) write(w http.ResponseWriter, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode %s response: %w", r.c.Action, err)
-	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("X-Amzn-RequestId", r.c.RequestID)
-	_, err = w.Write(b)
-	return err
-}
+func (r *req) write(w http.ResponseWriter, v any) error { return platform.WriteJSON(w, r.c, v) }
 
 func (r *req) arn(name string) string {
 	return "arn:aws:ecs:" + r.c.Region + ":" + r.acct + ":cluster/" + name
@@ -255,27 +235,12 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // Snapshot returns the clusters as JSON.
-func (s *Service) Snapshot() ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return json.Marshal(s.clusters)
-}
+func (s *Service) Snapshot() ([]byte, error) { return platform.SnapshotState(&s.mu, s.clusters) }
 
 // Restore replaces the clusters.
 func (s *Service) Restore(data []byte) error {
-	clusters := map[string]map[string]*Cluster{}
-	if err := json.Unmarshal(data, &clusters); err != nil {
-		return fmt.Errorf("restore ecs clusters: %w", err)
-	}
-	s.mu.Lock()
-	s.clusters = clusters
-	s.mu.Unlock()
-	return nil
+	return platform.RestoreState(&s.mu, &s.clusters, data, "ecs clusters")
 }
 
 // Reset clears all clusters.
-func (s *Service) Reset() {
-	s.mu.Lock()
-	s.clusters = map[string]map[string]*Cluster{}
-	s.mu.Unlock()
-}
+func (s *Service) Reset() { platform.ResetState(&s.mu, &s.clusters, map[string]map[string]*Cluster{}) }

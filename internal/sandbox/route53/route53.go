@@ -8,7 +8,6 @@ package route53
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"net/http"
@@ -106,9 +105,8 @@ func (s *Service) Serve(w http.ResponseWriter, c *platform.Call) error {
 	})
 }
 
-func apiErr(status int, code, format string, a ...any) *platform.APIError {
-	return &platform.APIError{Status: status, Code: code, Message: fmt.Sprintf(format, a...), Sender: status < 500}
-}
+// apiErr is an API error of this service.
+var apiErr = platform.Errorf
 
 func (r *req) authorize(resource string) error {
 	if r.s.p == nil || r.s.p.Auth == nil {
@@ -371,27 +369,12 @@ func (r *req) listHostedZones(w http.ResponseWriter) error {
 }
 
 // Snapshot returns the zones as JSON.
-func (s *Service) Snapshot() ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return json.Marshal(s.zones)
-}
+func (s *Service) Snapshot() ([]byte, error) { return platform.SnapshotState(&s.mu, s.zones) }
 
 // Restore replaces the zones.
 func (s *Service) Restore(data []byte) error {
-	zones := map[string]map[string]*Zone{}
-	if err := json.Unmarshal(data, &zones); err != nil {
-		return fmt.Errorf("restore route53 zones: %w", err)
-	}
-	s.mu.Lock()
-	s.zones = zones
-	s.mu.Unlock()
-	return nil
+	return platform.RestoreState(&s.mu, &s.zones, data, "route53 zones")
 }
 
 // Reset clears all zones.
-func (s *Service) Reset() {
-	s.mu.Lock()
-	s.zones = map[string]map[string]*Zone{}
-	s.mu.Unlock()
-}
+func (s *Service) Reset() { platform.ResetState(&s.mu, &s.zones, map[string]map[string]*Zone{}) }

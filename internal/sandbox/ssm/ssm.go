@@ -8,8 +8,6 @@ package ssm
 import (
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -80,30 +78,12 @@ func (s *Service) Serve(w http.ResponseWriter, c *platform.Call) error {
 	})
 }
 
-func apiErr(status int, code, format string, a ...any) *platform.APIError {
-	return &platform.APIError{Status: status, Code: code, Message: fmt.Sprintf(format, a...), Sender: status < 500}
-}
+// apiErr is an API error of this service.
+var apiErr = platform.Errorf
 
-func (r *req) decode(v any) error {
-	if len(r.c.Body) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(r.c.Body, v); err != nil {
-		return apiErr(400, "SerializationException", "Start of structure or map found where not expected.")
-	}
-	return nil
-}
+func (r *req) decode(v any) error { return platform.DecodeJSON(r.c, v) }
 
-func (r *req) write(w http.ResponseWriter, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("encode %s response: %w", r.c.Action, err)
-	}
-	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-	w.Header().Set("X-Amzn-RequestId", r.c.RequestID)
-	_, err = w.Write(b)
-	return err
-}
+func (r *req) write(w http.ResponseWriter, v any) error { return platform.WriteJSON(w, r.c, v) }
 
 // arn is the parameter's ARN ("/a/b" and "a" give parameter/a/b and parameter/a).
 func (r *req) arn(name string) string {
@@ -274,27 +254,12 @@ func (r *req) deleteParameter(w http.ResponseWriter) error {
 
 // Snapshot returns the parameters as JSON (SecureString values included:
 // the state file is as secret as the parameters).
-func (s *Service) Snapshot() ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return json.Marshal(s.params)
-}
+func (s *Service) Snapshot() ([]byte, error) { return platform.SnapshotState(&s.mu, s.params) }
 
 // Restore replaces the parameters.
 func (s *Service) Restore(data []byte) error {
-	params := map[string]map[string]*Parameter{}
-	if err := json.Unmarshal(data, &params); err != nil {
-		return fmt.Errorf("restore ssm parameters: %w", err)
-	}
-	s.mu.Lock()
-	s.params = params
-	s.mu.Unlock()
-	return nil
+	return platform.RestoreState(&s.mu, &s.params, data, "ssm parameters")
 }
 
 // Reset clears all parameters.
-func (s *Service) Reset() {
-	s.mu.Lock()
-	s.params = map[string]map[string]*Parameter{}
-	s.mu.Unlock()
-}
+func (s *Service) Reset() { platform.ResetState(&s.mu, &s.params, map[string]map[string]*Parameter{}) }

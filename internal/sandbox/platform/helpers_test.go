@@ -1,0 +1,64 @@
+package platform
+
+import (
+	"errors"
+	"net/http/httptest"
+	"sync"
+	"testing"
+)
+
+func TestJSONHelpers(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, want string
+		wantErr          string
+	}{
+		{"empty body keeps the value", "", "keep", ""},
+		{"object", `{"Name":"x"}`, "x", ""},
+		{"not JSON", `{`, "keep", "SerializationException"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := struct{ Name string }{"keep"}
+			err := DecodeJSON(&Call{Body: []byte(tc.body)}, &v)
+			var ae *APIError
+			if tc.wantErr != "" {
+				if !errors.As(err, &ae) || ae.Code != tc.wantErr || ae.Status != 400 || !ae.Sender {
+					t.Fatalf("err = %#v", err)
+				}
+				return
+			}
+			if err != nil || v.Name != tc.want {
+				t.Fatalf("v = %+v, err = %v", v, err)
+			}
+		})
+	}
+	rec := httptest.NewRecorder()
+	if err := WriteJSON(rec, &Call{Action: "Get", RequestID: "req-1"}, map[string]int{"N": 1}); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Body.String() != `{"N":1}` || rec.Header().Get("Content-Type") != "application/x-amz-json-1.1" || rec.Header().Get("X-Amzn-RequestId") != "req-1" {
+		t.Errorf("response %q %v", rec.Body.String(), rec.Header())
+	}
+	if e := Errorf(503, "SlowDown", "Please reduce your request rate %d", 1); e.Sender || e.Message != "Please reduce your request rate 1" {
+		t.Errorf("Errorf = %+v", e)
+	}
+}
+
+func TestStateHelpersRoundTrip(t *testing.T) {
+	var mu sync.Mutex
+	state := map[string]map[string]int{"111111111111": {"a": 1}}
+	data, err := SnapshotState(&mu, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var restored map[string]map[string]int
+	if err := RestoreState(&mu, &restored, data, "things"); err != nil || restored["111111111111"]["a"] != 1 {
+		t.Fatalf("restored %v, err %v", restored, err)
+	}
+	if err := RestoreState(&mu, &restored, []byte("nope"), "things"); err == nil || err.Error()[:15] != "restore things:" {
+		t.Errorf("bad data: %v", err)
+	}
+	ResetState(&mu, &restored, map[string]map[string]int{})
+	if len(restored) != 0 || restored == nil {
+		t.Errorf("reset %v", restored)
+	}
+}
