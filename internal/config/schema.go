@@ -2,7 +2,8 @@ package config
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,15 +25,6 @@ var (
 	hookKeys   = []string{"path", "required", "enabled", "data_key", "args"}
 	targetKeys = []string{"name", "requires", "required_by"}
 )
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
 
 // varRef remembers where a stack variable came from, for lookup checks.
 type varRef struct {
@@ -167,7 +159,7 @@ func (d *decoder) config(cfg *Config, root *yaml.Node) {
 
 	// Lookups: custom handlers first, then every ${...} in variables.
 	reg := lookup.NewRegistry()
-	for _, name := range sortedKeys(cfg.Lookups) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Lookups)) {
 		if err := useLookup(reg, name, cfg.Lookups[name]); err != nil {
 			n := lookupNodes[name]
 			if n == nil {

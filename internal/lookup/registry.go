@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -180,28 +181,19 @@ func walkStrings(v any, path string, fn func(path, s string) error) error {
 			}
 		}
 	case map[string]any:
-		for _, k := range sortedKeys(t) {
+		for _, k := range slices.Sorted(maps.Keys(t)) {
 			if err := walkStrings(t[k], joinPath(path, k), fn); err != nil {
 				return err
 			}
 		}
 	case map[string]string:
-		for _, k := range sortedKeys(t) {
+		for _, k := range slices.Sorted(maps.Keys(t)) {
 			if err := fn(joinPath(path, k), t[k]); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func joinPath(path, k string) string {
@@ -521,7 +513,7 @@ func resolveList[T any](ctx context.Context, r *Registry, list []T, path string,
 // reported is deterministic; the result is always map[string]any.
 func resolveMap[T any](ctx context.Context, r *Registry, m map[string]T, path string, env *Env) (any, error) {
 	out := make(map[string]any, len(m))
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		x, err := r.resolve(ctx, m[k], joinPath(path, k), env)
 		if err != nil {
 			return nil, err

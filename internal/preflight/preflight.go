@@ -14,8 +14,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -171,7 +173,7 @@ func Parameters(st *config.Stack, tpl *blueprint.Template, vars map[string]any, 
 		for _, n := range names {
 			declared[n] = true
 		}
-		for _, k := range sortedKeys(vars) {
+		for _, k := range slices.Sorted(maps.Keys(vars)) {
 			if !declared[k] {
 				warns = append(warns, fmt.Sprintf("%s: stack %q: variable %q matches no parameter of %s and is not sent%s",
 					posOf(st, k), st.Name, k, st.TemplatePath, suggest.DidYouMean(suggest.Find(k, names, suggest.Options{Limit: suggest.Fraction(3, 2), Max: 3}))))
@@ -274,15 +276,6 @@ func contains(l []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // hasLookups reports whether any string in v holds a lookup.

@@ -3,9 +3,11 @@ package sandbox
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,7 +39,7 @@ func (s *Server) Accounts() []AccountInfo {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []AccountInfo
-	for _, id := range sortedKeys(s.st.Accounts) {
+	for _, id := range slices.Sorted(maps.Keys(s.st.Accounts)) {
 		out = append(out, s.accountInfoLocked(s.st.Accounts[id]))
 	}
 	// Order by the spec's order where known.
@@ -58,16 +60,16 @@ func sortStable[T any](xs []T, less func(a, b T) bool) {
 }
 
 func (s *Server) accountInfoLocked(a *acctState) AccountInfo {
-	ai := AccountInfo{Name: a.Name, ID: a.ID, Users: []UserInfo{}, Roles: sortedKeys(a.Roles)}
-	for _, un := range sortedKeys(a.Users) {
+	ai := AccountInfo{Name: a.Name, ID: a.ID, Users: []UserInfo{}, Roles: slices.Sorted(maps.Keys(a.Roles))}
+	for _, un := range slices.Sorted(maps.Keys(a.Users)) {
 		u := a.Users[un]
 		ui := UserInfo{Name: u.Name, ARN: u.ARN, AccessKeys: []AccessKeySpec{}}
-		for _, kid := range sortedKeys(s.st.Keys) {
+		for _, kid := range slices.Sorted(maps.Keys(s.st.Keys)) {
 			if k := s.st.Keys[kid]; k.Account == a.ID && k.User == u.Name {
 				ui.AccessKeys = append(ui.AccessKeys, AccessKeySpec{ID: k.ID, Secret: k.Secret})
 			}
 		}
-		for _, serial := range sortedKeys(a.MFA) {
+		for _, serial := range slices.Sorted(maps.Keys(a.MFA)) {
 			if d := a.MFA[serial]; d.User == u.Name {
 				ui.MFA = append(ui.MFA, MFASpec{Serial: d.Serial, Seed: d.Seed})
 			}

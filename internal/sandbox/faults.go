@@ -2,9 +2,11 @@ package sandbox
 
 import (
 	"fmt"
+	"maps"
 	"math/rand"
 	"net/http"
 	"path"
+	"slices"
 	"sync"
 	"time"
 
@@ -167,7 +169,7 @@ func (f *faultState) Latency(stack, resourceType string) time.Duration {
 	if v, ok := m.ByType[resourceType]; ok {
 		d = v
 	}
-	for _, g := range sortedKeys(m.ByStack) {
+	for _, g := range slices.Sorted(maps.Keys(m.ByStack)) {
 		if globMatch(g, stack) {
 			d = m.ByStack[g]
 			break
@@ -185,7 +187,7 @@ func (f *faultState) StackLatency(stack string) time.Duration {
 	defer f.mu.Unlock()
 	m := f.latency
 	var d time.Duration
-	for _, g := range sortedKeys(m.StackTime) {
+	for _, g := range slices.Sorted(maps.Keys(m.StackTime)) {
 		if globMatch(g, stack) {
 			d = m.StackTime[g]
 			break

@@ -2,7 +2,9 @@ package sandbox
 
 import (
 	"encoding/base64"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -567,7 +569,7 @@ type xmlTag struct {
 func roleXML(r *role) xmlRole {
 	x := xmlRole{Path: r.Path, RoleName: r.Name, RoleID: r.ID, Arn: r.ARN, CreateDate: r.Created.Format(iamTime),
 		AssumeRolePolicyDocument: url.QueryEscape(r.Trust), Description: r.Description, MaxSessionDuration: r.MaxSession}
-	for _, k := range sortedKeys(r.Tags) {
+	for _, k := range slices.Sorted(maps.Keys(r.Tags)) {
 		x.Tags = append(x.Tags, xmlTag{k, r.Tags[k]})
 	}
 	return x

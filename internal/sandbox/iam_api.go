@@ -1,8 +1,10 @@
 package sandbox
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -159,7 +161,7 @@ func (r *iamReq) listUsers(w http.ResponseWriter) error {
 	s.mu.RLock()
 	a := s.st.Accounts[r.acct]
 	var users []xmlUser
-	for _, n := range sortedKeys(a.Users) {
+	for _, n := range slices.Sorted(maps.Keys(a.Users)) {
 		users = append(users, userXML(a.Users[n]))
 	}
 	s.mu.RUnlock()
@@ -187,7 +189,7 @@ func (r *iamReq) listAccessKeys(w http.ResponseWriter) error {
 	s, acct, userName := r.s, r.acct, r.userOrCaller()
 	var keys []xmlAccessKey
 	err := s.withUser(acct, userName, func(a *acctState, u *user) error {
-		for _, id := range sortedKeys(s.st.Keys) {
+		for _, id := range slices.Sorted(maps.Keys(s.st.Keys)) {
 			k := s.st.Keys[id]
 			if k.Account == acct && k.User == userName {
 				keys = append(keys, xmlAccessKey{UserName: k.User, AccessKeyID: k.ID, Status: k.Status, CreateDate: k.Created.Format(iamTime)})
@@ -236,7 +238,7 @@ func (r *iamReq) listRoles(w http.ResponseWriter) error {
 	s.mu.RLock()
 	a := s.st.Accounts[r.acct]
 	var roles []xmlRole
-	for _, n := range sortedKeys(a.Roles) {
+	for _, n := range slices.Sorted(maps.Keys(a.Roles)) {
 		roles = append(roles, roleXML(a.Roles[n]))
 	}
 	s.mu.RUnlock()
@@ -286,7 +288,7 @@ func (r *iamReq) getPolicy(w http.ResponseWriter) error {
 func (r *iamReq) listPolicies(w http.ResponseWriter) error {
 	var names []string
 	kind, who := r.holder()
-	if err := r.s.withHolder(r.acct, kind, who, func(a *acctState, h holder) error { names = sortedKeys(h.inline); return nil }); err != nil {
+	if err := r.s.withHolder(r.acct, kind, who, func(a *acctState, h holder) error { names = slices.Sorted(maps.Keys(h.inline)); return nil }); err != nil {
 		return err
 	}
 	return r.ok(w, struct {
@@ -471,7 +473,7 @@ func (r *iamReq) listMFADevices(w http.ResponseWriter) error {
 	var devs []dev
 	s.mu.RLock()
 	a := s.st.Accounts[r.acct]
-	for _, serial := range sortedKeys(a.MFA) {
+	for _, serial := range slices.Sorted(maps.Keys(a.MFA)) {
 		if d := a.MFA[serial]; d.User == userName && userName != "" {
 			devs = append(devs, dev{d.User, d.Serial, d.Enabled.Format(iamTime)})
 		}

@@ -3,7 +3,9 @@ package sandbox
 import (
 	"crypto/x509"
 	"encoding/pem"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -104,7 +106,7 @@ func (r *iamReq) listServerCertificates(w http.ResponseWriter) error {
 	prefix := r.f.Get("PathPrefix")
 	var list []xmlCertMeta
 	_ = r.s.withAccount(r.acct, func(a *acctState) error {
-		for _, n := range sortedKeys(a.ServerCerts) {
+		for _, n := range slices.Sorted(maps.Keys(a.ServerCerts)) {
 			if c := a.ServerCerts[n]; strings.HasPrefix(c.Path, prefix) {
 				list = append(list, certMeta(c))
 			}

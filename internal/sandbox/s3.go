@@ -5,10 +5,12 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/xml"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -265,7 +267,7 @@ func (s *Server) s3ListBuckets(w http.ResponseWriter, p *platform.Principal, act
 		Buckets []xb     `xml:"Buckets>Bucket"`
 	}
 	res := result{Xmlns: s3NS, Owner: owner{ID: canonicalID(p.Account), DisplayName: p.Account}}
-	for _, n := range sortedKeys(s.st.Buckets) {
+	for _, n := range slices.Sorted(maps.Keys(s.st.Buckets)) {
 		if b := s.st.Buckets[n]; b.Account == p.Account {
 			res.Buckets = append(res.Buckets, xb{b.Name, b.Created.Format("2006-01-02T15:04:05.000Z"), b.Region})
 		}

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -264,7 +266,7 @@ func (x *s3Req) getBucketTagging(w http.ResponseWriter) *platform.APIError {
 		Xmlns   string   `xml:"xmlns,attr"`
 		Tags    []tag    `xml:"TagSet>Tag"`
 	}{Xmlns: s3NS}
-	for _, k := range sortedKeys(x.b.Tags) {
+	for _, k := range slices.Sorted(maps.Keys(x.b.Tags)) {
 		res.Tags = append(res.Tags, tag{k, x.b.Tags[k]})
 	}
 	writeXML(w, 200, res)

@@ -18,9 +18,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -151,7 +153,7 @@ func (s *Server) URL() string { return s.url.Load().(string) }
 func (s *Server) AccountIDs() []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return sortedKeys(s.st.Accounts)
+	return slices.Sorted(maps.Keys(s.st.Accounts))
 }
 
 // Start listens on addr ("127.0.0.1:0" picks a free port) and serves in the

@@ -3,7 +3,8 @@ package sandbox
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -189,15 +190,6 @@ func randomToken() string {
 	return "FwoGZXIvYXdzE" + base64.StdEncoding.EncodeToString(b)
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // policiesOf returns the parsed identity policies of a principal. Caller
 // holds s.mu.
 func (st *state) policiesOf(p platform.Principal) []*policy.Document {
@@ -224,7 +216,7 @@ func (st *state) policiesOf(p platform.Principal) []*policy.Document {
 		return nil
 	}
 	var docs []*policy.Document
-	for _, name := range sortedKeys(inline) {
+	for _, name := range slices.Sorted(maps.Keys(inline)) {
 		if d, err := cachedParse(inline[name]); err == nil {
 			docs = append(docs, d)
 		}

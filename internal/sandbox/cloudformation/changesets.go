@@ -2,6 +2,7 @@ package cloudformation
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -139,7 +140,7 @@ func (s *Service) diff(rg *region, st *stack, sub *submission) diffResult {
 		}
 		changes = append(changes, c)
 	}
-	for _, name := range sortedKeys(current) {
+	for _, name := range slices.Sorted(maps.Keys(current)) {
 		if active[name] && t.Resources[name].Type == current[name].Type {
 			continue
 		}
@@ -176,15 +177,6 @@ func (s *Service) diff(rg *region, st *stack, sub *submission) diffResult {
 	res.otherChanged = other
 	res.same = !other
 	return res
-}
-
-func sortedKeys(m map[string]*resource) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // ---- API ----

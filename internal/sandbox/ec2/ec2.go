@@ -19,11 +19,12 @@ import (
 	"encoding/pem"
 	"encoding/xml"
 	"fmt"
+	"maps"
 	"math/big"
 	"net/http"
 	"net/url"
 	"path"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -189,7 +190,7 @@ func (r *req) describeKeyPairs(w http.ResponseWriter) error {
 	r.s.mu.Lock()
 	m := r.s.region(r.acct, r.c.Region)
 	var found []KeyPair
-	for _, n := range sortedKeys(m) {
+	for _, n := range slices.Sorted(maps.Keys(m)) {
 		kp := m[n]
 		if (len(names) > 0 && !matchAny(names, kp.Name)) || (len(ids) > 0 && !matchAny(ids, kp.ID)) {
 			continue
@@ -465,15 +466,6 @@ func sshFields(b []byte) ([][]byte, error) {
 		b = b[4+n:]
 	}
 	return out, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // ---- persistence ----

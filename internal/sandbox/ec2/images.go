@@ -3,7 +3,9 @@ package ec2
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -102,7 +104,7 @@ func (r *req) describeImages(w http.ResponseWriter) error {
 		}
 		if len(im.Tags) > 0 {
 			b.WriteString("<tagSet>")
-			for _, k := range sortedKeys(im.Tags) {
+			for _, k := range slices.Sorted(maps.Keys(im.Tags)) {
 				b.WriteString("<item>" + el("key", k) + el("value", im.Tags[k]) + "</item>")
 			}
 			b.WriteString("</tagSet>")
@@ -169,7 +171,7 @@ func imageMatches(im Image, id string, filters map[string][]string) bool {
 		case name == "platform":
 			have = []string{im.Platform}
 		case name == "tag-key":
-			have = sortedKeys(im.Tags)
+			have = slices.Sorted(maps.Keys(im.Tags))
 		case strings.HasPrefix(name, "tag:"):
 			if v, ok := im.Tags[strings.TrimPrefix(name, "tag:")]; ok {
 				have = []string{v}

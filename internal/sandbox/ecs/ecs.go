@@ -6,9 +6,10 @@
 package ecs
 
 import (
+	"maps"
 	"net/http"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 
@@ -106,7 +107,7 @@ var nameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,255}$`)
 
 func view(c *Cluster) map[string]any {
 	tags := []map[string]string{}
-	for _, k := range sortedKeys(c.Tags) {
+	for _, k := range slices.Sorted(maps.Keys(c.Tags)) {
 		tags = append(tags, map[string]string{"key": k, "value": c.Tags[k]})
 	}
 	return map[string]any{
@@ -194,7 +195,7 @@ func (r *req) listClusters(w http.ResponseWriter) error {
 	arns := []string{}
 	r.s.mu.Lock()
 	m := r.s.region(r.acct, r.c.Region)
-	for _, n := range sortedKeys(m) {
+	for _, n := range slices.Sorted(maps.Keys(m)) {
 		arns = append(arns, m[n].ARN)
 	}
 	r.s.mu.Unlock()
@@ -223,15 +224,6 @@ func (r *req) deleteCluster(w http.ResponseWriter) error {
 	out := view(c)
 	out["status"] = "INACTIVE"
 	return r.write(w, map[string]any{"cluster": out})
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Snapshot returns the clusters as JSON.

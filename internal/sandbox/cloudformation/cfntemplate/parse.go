@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -304,7 +306,7 @@ func FromMap(m map[string]any) (*Template, error) {
 		if !ok {
 			return nil, errf("Template format error: Parameters must be an object")
 		}
-		for _, name := range sortedKeys(pm) {
+		for _, name := range slices.Sorted(maps.Keys(pm)) {
 			p, err := parseParam(name, pm[name])
 			if err != nil {
 				return nil, err
@@ -331,14 +333,14 @@ func FromMap(m map[string]any) (*Template, error) {
 			return nil, errf("Template format error: Conditions must be an object")
 		}
 		t.Conditions = cm
-		t.CondOrder = sortedKeys(cm)
+		t.CondOrder = slices.Sorted(maps.Keys(cm))
 	}
 	rv, ok := m["Resources"]
 	rm, _ := rv.(map[string]any)
 	if !ok || len(rm) == 0 {
 		return nil, errf("Template format error: At least one Resources member must be defined.")
 	}
-	for _, name := range sortedKeys(rm) {
+	for _, name := range slices.Sorted(maps.Keys(rm)) {
 		if !alnum(name) {
 			return nil, errf("Template format error: Resource name %s is non alphanumeric.", name)
 		}
@@ -357,7 +359,7 @@ func FromMap(m map[string]any) (*Template, error) {
 		if !ok {
 			return nil, errf("Template format error: Outputs must be an object")
 		}
-		for _, name := range sortedKeys(om) {
+		for _, name := range slices.Sorted(maps.Keys(om)) {
 			o, ok := om[name].(map[string]any)
 			if !ok {
 				return nil, errf("Template format error: Every Outputs member must be an object")
@@ -389,15 +391,6 @@ func alnum(s string) bool {
 		}
 	}
 	return true
-}
-
-func sortedKeys(m map[string]any) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 // ValidParamType reports whether t is a parameter type CloudFormation knows.
