@@ -88,15 +88,7 @@ func (f *Factory) sharedFileOptions() []func(*awsconfig.LoadOptions) error {
 }
 
 func (f *Factory) chain(ctx context.Context, profile string) (*Chain, error) {
-	f.mu.Lock()
-	e, ok := f.chains[profile]
-	if !ok {
-		e = &chainEntry{}
-		f.chains[profile] = e
-	}
-	f.mu.Unlock()
-	e.once.Do(func() { e.chain, e.err = f.buildChain(ctx, profile) })
-	return e.chain, e.err
+	return f.chains.get(profile, func() (*Chain, error) { return f.buildChain(ctx, profile) })
 }
 
 // memoHop returns the shared in-memory cache of a hop, building it once.

@@ -37,30 +37,20 @@ import (
 // CloudFormation and S3); never from a config of your own.
 func (f *Factory) AWSConfig(ctx context.Context, k Key) (aws.Config, error) {
 	k = f.Resolve(k)
-	f.mu.Lock()
-	e, ok := f.clientConfigs[k]
-	if !ok {
-		e = &cfgEntry{}
-		f.clientConfigs[k] = e
-	}
-	f.mu.Unlock()
-	e.once.Do(func() {
+	return f.clientConfigs.get(k, func() (aws.Config, error) {
 		cfg, err := f.Config(ctx, k)
 		if err != nil {
-			e.err = err
-			return
+			return aws.Config{}, err
 		}
 		acct, err := f.Account(ctx, k)
 		if err != nil {
-			e.err = err
-			return
+			return aws.Config{}, err
 		}
 		cfg = cfg.Copy()
 		cfg.Retryer = newRetryer
 		cfg.APIOptions = append(slices.Clone(cfg.APIOptions), f.budgetMiddleware(acct, cfg.Region))
-		e.cfg = cfg
+		return cfg, nil
 	})
-	return e.cfg, e.err
 }
 
 // retryAttempts is how many attempts the SDK makes of one call; callers that

@@ -91,32 +91,14 @@ type Factory struct {
 	codes *mfaCodes
 
 	mu       sync.Mutex
-	configs  map[Key]*cfgEntry
-	accounts map[Key]*acctEntry
-	chains   map[string]*chainEntry // by profile name
+	configs  memo[Key, aws.Config]
+	accounts memo[Key, Identity]  // by profile only (Key{Profile})
+	chains   memo[string, *Chain] // by profile name
 	hops     map[string]*aws.CredentialsCache
 	budgets  map[string]*Budget // by account/region/service
 
-	clientConfigs map[Key]*cfgEntry
+	clientConfigs memo[Key, aws.Config]
 	stats         apiStats
-}
-
-type cfgEntry struct {
-	once sync.Once
-	cfg  aws.Config
-	err  error
-}
-
-type acctEntry struct {
-	once sync.Once
-	id   Identity
-	err  error
-}
-
-type chainEntry struct {
-	once  sync.Once
-	chain *Chain
-	err   error
 }
 
 // NewFactory returns a Factory.
@@ -133,15 +115,10 @@ func NewFactory(opts Options) *Factory {
 		}
 	}
 	f := &Factory{
-		opts:     opts,
-		log:      log,
-		configs:  map[Key]*cfgEntry{},
-		accounts: map[Key]*acctEntry{},
-		chains:   map[string]*chainEntry{},
-		hops:     map[string]*aws.CredentialsCache{},
-		budgets:  map[string]*Budget{},
-
-		clientConfigs: map[Key]*cfgEntry{},
+		opts:    opts,
+		log:     log,
+		hops:    map[string]*aws.CredentialsCache{},
+		budgets: map[string]*Budget{},
 	}
 	f.codes = &mfaCodes{fixed: opts.MFACode, console: opts.Console, prompt: opts.Prompt, got: map[string]*codeEntry{}}
 	return f
@@ -194,20 +171,13 @@ func (f *Factory) Profile(k Key) string {
 // Config returns the aws.Config for a target, built once.
 func (f *Factory) Config(ctx context.Context, k Key) (aws.Config, error) {
 	k = f.Resolve(k)
-	f.mu.Lock()
-	e, ok := f.configs[k]
-	if !ok {
-		e = &cfgEntry{}
-		f.configs[k] = e
-	}
-	f.mu.Unlock()
-	e.once.Do(func() {
-		e.cfg, e.err = f.buildConfig(ctx, k)
-		if e.err != nil {
-			e.err = fmt.Errorf("target %s: %w", k, e.err)
+	return f.configs.get(k, func() (aws.Config, error) {
+		cfg, err := f.buildConfig(ctx, k)
+		if err != nil {
+			return cfg, fmt.Errorf("target %s: %w", k, err)
 		}
+		return cfg, nil
 	})
-	return e.cfg, e.err
 }
 
 func (f *Factory) buildConfig(ctx context.Context, k Key) (aws.Config, error) {
@@ -279,40 +249,29 @@ func (f *Factory) Identity(ctx context.Context, k Key) (Identity, error) {
 	k = f.Resolve(k)
 	// Who the credentials are does not depend on the region: one call per
 	// credential chain (profile), whichever region asks first.
-	memo := Key{Profile: f.profileName(k)}
-	f.mu.Lock()
-	e, ok := f.accounts[memo]
-	if !ok {
-		e = &acctEntry{}
-		f.accounts[memo] = e
-	}
-	f.mu.Unlock()
-	e.once.Do(func() {
+	return f.accounts.get(Key{Profile: f.profileName(k)}, func() (Identity, error) {
 		cfg, err := f.Config(ctx, k)
 		if err != nil {
-			e.err = err
-			return
+			return Identity{}, err
 		}
 		if _, err := cfg.Credentials.Retrieve(ctx); err != nil {
-			e.err = fmt.Errorf("target %s: %w", k, cleanErr(err))
-			return
+			return Identity{}, fmt.Errorf("target %s: %w", k, cleanErr(err))
 		}
 		out, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 		if err != nil {
-			e.err = fmt.Errorf("target %s: get caller identity: %w", k, err)
-			return
+			return Identity{}, fmt.Errorf("target %s: get caller identity: %w", k, err)
 		}
-		e.id = Identity{Account: aws.ToString(out.Account), ARN: aws.ToString(out.Arn)}
-		f.log.Debug(fmt.Sprintf("target %s: caller is %s", k, e.id.ARN))
+		id := Identity{Account: aws.ToString(out.Account), ARN: aws.ToString(out.Arn)}
+		f.log.Debug(fmt.Sprintf("target %s: caller is %s", k, id.ARN))
 		if ch, err := f.Chain(ctx, k); err == nil {
 			profile := ch.Profile
 			if profile == "" {
 				profile = "(default chain)"
 			}
-			f.log.Debug(fmt.Sprintf("target %s: profile %s, credentials %s, landed in account %s", k, profile, ch.String(), e.id.Account))
+			f.log.Debug(fmt.Sprintf("target %s: profile %s, credentials %s, landed in account %s", k, profile, ch.String(), id.Account))
 		}
+		return id, nil
 	})
-	return e.id, e.err
 }
 
 // CleanError drops the "failed to refresh cached credentials, " prefixes that
