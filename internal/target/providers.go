@@ -146,35 +146,22 @@ type mfaCodes struct {
 	console *ui.Console
 	prompt  func(ctx context.Context, profile, serial string) (string, error)
 
-	mu  sync.Mutex
-	got map[string]*codeEntry
+	// got holds one answer per serial, a failed one included: every chain
+	// needing that serial waits for the one prompt and shares its outcome.
+	got memo[string, string]
 	// promptMu serializes prompts for different serials.
 	promptMu sync.Mutex
-}
-
-type codeEntry struct {
-	once sync.Once
-	code string
-	err  error
 }
 
 func (m *mfaCodes) get(ctx context.Context, profile, serial string) (string, error) {
 	if m.fixed != "" {
 		return m.fixed, nil
 	}
-	m.mu.Lock()
-	e, ok := m.got[serial]
-	if !ok {
-		e = &codeEntry{}
-		m.got[serial] = e
-	}
-	m.mu.Unlock()
-	e.once.Do(func() {
+	return m.got.get(serial, func() (string, error) {
 		m.promptMu.Lock()
 		defer m.promptMu.Unlock()
-		e.code, e.err = m.ask(ctx, profile, serial)
+		return m.ask(ctx, profile, serial)
 	})
-	return e.code, e.err
 }
 
 func (m *mfaCodes) ask(ctx context.Context, profile, serial string) (string, error) {

@@ -120,7 +120,7 @@ func NewFactory(opts Options) *Factory {
 		hops:    map[string]*aws.CredentialsCache{},
 		budgets: map[string]*Budget{},
 	}
-	f.codes = &mfaCodes{fixed: opts.MFACode, console: opts.Console, prompt: opts.Prompt, got: map[string]*codeEntry{}}
+	f.codes = &mfaCodes{fixed: opts.MFACode, console: opts.Console, prompt: opts.Prompt}
 	return f
 }
 
