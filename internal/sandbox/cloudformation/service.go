@@ -75,10 +75,7 @@ func (s *Service) region(account, name string) *region {
 }
 
 func (s *Service) now() time.Time {
-	if s.p != nil && s.p.Clock != nil {
-		return s.p.Clock.Now().UTC()
-	}
-	return time.Now().UTC()
+	return s.p.Now().UTC()
 }
 
 // parse parses and validates a template body, caching by body.
@@ -227,18 +224,9 @@ func (r *req) members(prefix string) []map[string]string {
 func (r *req) boolean(k string) bool { return strings.EqualFold(r.f.Get(k), "true") }
 
 func (r *req) authorize(action, resource string) error {
-	if r.s.p == nil || r.s.p.Auth == nil {
-		return nil
-	}
-	d := r.s.p.Auth.Authorize(r.c.Principal, "cloudformation:"+action, resource, nil)
-	if !d.Allowed {
-		msg := d.Reason
-		if msg == "" {
-			msg = fmt.Sprintf("User: %s is not authorized to perform: cloudformation:%s on resource: %s", r.c.Principal.ARN, action, resource)
-		}
-		return apiErr(403, "AccessDenied", "%s", msg)
-	}
-	return nil
+	return r.s.p.Authorize(r.c, "cloudformation:"+action, resource, func(reason string) error {
+		return apiErr(403, "AccessDenied", "%s", reason)
+	})
 }
 
 func (r *req) stackARN(name string) string {

@@ -102,18 +102,13 @@ var apiErr = platform.Errorf
 
 // authorize checks ec2:ACTION on resource.
 func (r *req) authorize(resource string) error {
-	if r.s.p == nil || r.s.p.Auth == nil {
-		return nil
-	}
-	d := r.s.p.Auth.Authorize(r.c.Principal, "ec2:"+r.c.Action, resource, nil)
-	if !d.Allowed {
-		return apiErr(403, "UnauthorizedOperation", "You are not authorized to perform this operation. %s", d.Reason)
-	}
-	return nil
+	return r.s.p.Authorize(r.c, "ec2:"+r.c.Action, resource, func(reason string) error {
+		return apiErr(403, "UnauthorizedOperation", "You are not authorized to perform this operation. %s", reason)
+	})
 }
 
 func (r *req) keyARN(name string) string {
-	return "arn:aws:ec2:" + r.c.Region + ":" + r.acct + ":key-pair/" + name
+	return platform.ARN(r.c, "ec2", r.acct, "key-pair/"+name)
 }
 
 // list reads Prefix.N values in N order.
@@ -257,12 +252,7 @@ func (r *req) add(kp *KeyPair) error {
 	return nil
 }
 
-func (r *req) now() time.Time {
-	if r.s.p != nil && r.s.p.Clock != nil {
-		return r.s.p.Clock.Now()
-	}
-	return time.Now()
-}
+func (r *req) now() time.Time { return r.s.p.Now() }
 
 func (r *req) importKeyPair(w http.ResponseWriter) error {
 	name := r.f.Get("KeyName")

@@ -79,18 +79,13 @@ func (r *req) decode(v any) error { return platform.DecodeJSON(r.c, v) }
 func (r *req) write(w http.ResponseWriter, v any) error { return platform.WriteJSON(w, r.c, v) }
 
 func (r *req) arn(name string) string {
-	return "arn:aws:ecs:" + r.c.Region + ":" + r.acct + ":cluster/" + name
+	return platform.ARN(r.c, "ecs", r.acct, "cluster/"+name)
 }
 
 func (r *req) authorize(resource string) error {
-	if r.s.p == nil || r.s.p.Auth == nil {
-		return nil
-	}
-	d := r.s.p.Auth.Authorize(r.c.Principal, "ecs:"+r.c.Action, resource, nil)
-	if !d.Allowed {
-		return apiErr(400, "AccessDeniedException", "%s", d.Reason)
-	}
-	return nil
+	return r.s.p.Authorize(r.c, "ecs:"+r.c.Action, resource, func(reason string) error {
+		return apiErr(400, "AccessDeniedException", "%s", reason)
+	})
 }
 
 func (s *Service) region(acct, region string) map[string]*Cluster {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // Errorf is an API error with a formatted message; 4xx statuses are the
@@ -63,4 +64,38 @@ func ResetState[T any](mu *sync.Mutex, state *T, empty T) {
 	mu.Lock()
 	*state = empty
 	mu.Unlock()
+}
+
+// Authorize asks the platform's authorizer whether the call's principal may
+// perform action ("ssm:GetParameter") on resource. A denial becomes the
+// error deny builds from AWS's wording of the reason (each service has its
+// own error code and status for it). A platform without an authorizer (a
+// service's unit tests) allows everything.
+func (p *Platform) Authorize(c *Call, action, resource string, deny func(reason string) error) error {
+	if p == nil || p.Auth == nil {
+		return nil
+	}
+	d := p.Auth.Authorize(c.Principal, action, resource, nil)
+	if d.Allowed {
+		return nil
+	}
+	reason := d.Reason
+	if reason == "" {
+		reason = fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s", c.Principal.ARN, action, resource)
+	}
+	return deny(reason)
+}
+
+// Now is the platform clock's time (the wall clock without one).
+func (p *Platform) Now() time.Time {
+	if p != nil && p.Clock != nil {
+		return p.Clock.Now()
+	}
+	return time.Now()
+}
+
+// ARN is arn:aws:SERVICE:REGION:ACCOUNT:RESOURCE for a resource of the
+// call's region in account.
+func ARN(c *Call, service, account, resource string) string {
+	return "arn:aws:" + service + ":" + c.Region + ":" + account + ":" + resource
 }

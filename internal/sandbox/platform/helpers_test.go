@@ -62,3 +62,39 @@ func TestStateHelpersRoundTrip(t *testing.T) {
 		t.Errorf("reset %v", restored)
 	}
 }
+
+type fixedAuth Decision
+
+func (a fixedAuth) Authorize(Principal, string, string, map[string][]string) Decision {
+	return Decision(a)
+}
+
+func TestAuthorize(t *testing.T) {
+	c := &Call{Principal: Principal{ARN: "arn:aws:iam::111111111111:user/dev"}, Region: "eu-west-1"}
+	deny := func(reason string) error { return Errorf(403, "AccessDenied", "%s", reason) }
+	for _, tc := range []struct {
+		name string
+		p    *Platform
+		want string
+	}{
+		{"no platform allows", nil, ""},
+		{"no authorizer allows", &Platform{}, ""},
+		{"allowed", &Platform{Auth: fixedAuth{Allowed: true}}, ""},
+		{"denied with AWS's reason", &Platform{Auth: fixedAuth{Reason: "because no identity-based policy allows it"}},
+			"AccessDenied: because no identity-based policy allows it"},
+		{"denied without a reason names principal, action and resource", &Platform{Auth: fixedAuth{}},
+			"AccessDenied: User: arn:aws:iam::111111111111:user/dev is not authorized to perform: ssm:GetParameter on resource: " +
+				"arn:aws:ssm:eu-west-1:111111111111:parameter/x"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.p.Authorize(c, "ssm:GetParameter", ARN(c, "ssm", "111111111111", "parameter/x"), deny)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tc.want {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -109,14 +109,9 @@ func (s *Service) Serve(w http.ResponseWriter, c *platform.Call) error {
 var apiErr = platform.Errorf
 
 func (r *req) authorize(resource string) error {
-	if r.s.p == nil || r.s.p.Auth == nil {
-		return nil
-	}
-	d := r.s.p.Auth.Authorize(r.c.Principal, "route53:"+r.c.Action, resource, nil)
-	if !d.Allowed {
-		return apiErr(403, "AccessDenied", "%s", d.Reason)
-	}
-	return nil
+	return r.s.p.Authorize(r.c, "route53:"+r.c.Action, resource, func(reason string) error {
+		return apiErr(403, "AccessDenied", "%s", reason)
+	})
 }
 
 func (r *req) write(w http.ResponseWriter, status int, v any) error {
@@ -171,12 +166,7 @@ func fqdn(n string) string {
 	return n + "."
 }
 
-func (r *req) now() time.Time {
-	if r.s.p != nil && r.s.p.Clock != nil {
-		return r.s.p.Clock.Now()
-	}
-	return time.Now()
-}
+func (r *req) now() time.Time { return r.s.p.Now() }
 
 func (s *Service) account(acct string) map[string]*Zone {
 	m := s.zones[acct]

@@ -87,18 +87,13 @@ func (r *req) write(w http.ResponseWriter, v any) error { return platform.WriteJ
 
 // arn is the parameter's ARN ("/a/b" and "a" give parameter/a/b and parameter/a).
 func (r *req) arn(name string) string {
-	return "arn:aws:ssm:" + r.c.Region + ":" + r.acct + ":parameter/" + strings.TrimPrefix(name, "/")
+	return platform.ARN(r.c, "ssm", r.acct, "parameter/"+strings.TrimPrefix(name, "/"))
 }
 
 func (r *req) authorize(action, name string) error {
-	if r.s.p == nil || r.s.p.Auth == nil {
-		return nil
-	}
-	d := r.s.p.Auth.Authorize(r.c.Principal, "ssm:"+action, r.arn(name), nil)
-	if !d.Allowed {
-		return apiErr(400, "AccessDeniedException", "%s", d.Reason)
-	}
-	return nil
+	return r.s.p.Authorize(r.c, "ssm:"+action, r.arn(name), func(reason string) error {
+		return apiErr(400, "AccessDeniedException", "%s", reason)
+	})
 }
 
 func (s *Service) region(acct, region string) map[string]*Parameter {
@@ -111,12 +106,7 @@ func (s *Service) region(acct, region string) map[string]*Parameter {
 	return m
 }
 
-func (r *req) now() time.Time {
-	if r.s.p != nil && r.s.p.Clock != nil {
-		return r.s.p.Clock.Now()
-	}
-	return time.Now()
-}
+func (r *req) now() time.Time { return r.s.p.Now() }
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9_.\-/]+$`)
 
