@@ -84,7 +84,7 @@ func (l *Live) Tick() {
 	c := l.Console
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.live != l {
+	if c.live != l || c.holding {
 		return
 	}
 	l.erase()
