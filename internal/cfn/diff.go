@@ -3,13 +3,10 @@ package cfn
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/stacker-go/stacker/internal/engine"
 )
@@ -73,59 +70,22 @@ func (p *Provider) Diff(ctx context.Context, s *DiffSpec) (o Outcome) {
 	if err != nil {
 		return failedErr(err)
 	}
-	name := fmt.Sprintf("stacker-diff-%d", p.now().UnixNano())
-	slog.Debug(fmt.Sprintf("stack %s (%s): change set %s (%s)", s.Name, s.FQN, name, csType))
-	in := &cloudformation.CreateChangeSetInput{
-		StackName: aws.String(s.FQN), ChangeSetName: aws.String(name), ChangeSetType: csType,
-		Parameters: params, Tags: sdkTags(s.Tags), Capabilities: Capabilities,
-		RoleARN: optional(s.RoleARN), NotificationARNs: s.NotificationARNs,
-	}
-	setTemplate(req, &in.TemplateBody, &in.TemplateURL)
 	outputs := inferOutputs(s.FQN, existing, req.Outputs)
-	out, err := p.write.CreateChangeSet(ctx, in)
+	cs, err := p.CreateChangeSet(ctx, &ChangeSetSpec{
+		FQN: s.FQN, Type: csType, Prefix: "stacker-diff", Request: req, Parameters: params,
+		Tags: s.Tags, RoleARN: s.RoleARN, NotificationARNs: s.NotificationARNs,
+	})
 	if err != nil {
-		if msg := apiMessage(err); strings.Contains(msg, textNoChanges2) || strings.Contains(msg, textNoChanges1) {
-			return Outcome{Status: engine.Status{State: engine.Complete}, Outputs: outputs, Diff: fmt.Sprintf("No changes: %s\n", label)}
-		}
-		return failedErr(&CallError{Op: "create change set", Err: err})
+		return failedErr(err)
 	}
-	csID, stackID := aws.ToString(out.Id), aws.ToString(out.StackId)
-	defer func() {
-		// Clean up even when interrupted.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		if _, err := p.write.DeleteChangeSet(cctx, &cloudformation.DeleteChangeSetInput{ChangeSetName: aws.String(csID), StackName: aws.String(stackID)}); err != nil && csType == types.ChangeSetTypeUpdate {
-			o.Diff += fmt.Sprintf("%s: could not delete change set %s: %s\n", label, name, apiMessage(err))
-		}
-		if csType == types.ChangeSetTypeCreate && stackID != "" {
-			_, _ = p.write.DeleteStack(cctx, &cloudformation.DeleteStackInput{StackName: aws.String(stackID), RoleARN: optional(s.RoleARN)})
-		}
-	}()
-	var cs *cloudformation.DescribeChangeSetOutput
-	for i := 0; ; i++ {
-		if err := p.sleep(ctx, p.delay(i)); err != nil {
-			return failedErr(err)
-		}
-		err := p.doRead(ctx, func() error {
-			var err error
-			cs, err = p.read.DescribeChangeSet(ctx, &cloudformation.DescribeChangeSetInput{ChangeSetName: aws.String(csID), StackName: aws.String(stackID)})
-			return err
-		})
-		if err != nil {
-			return failedErr(&CallError{Op: "describe change set", Err: err})
-		}
-		if cs.Status == types.ChangeSetStatusCreateComplete || cs.Status == types.ChangeSetStatusFailed {
-			break
-		}
+	if cs.NoChange {
+		return Outcome{Status: engine.Status{State: engine.Complete}, Outputs: outputs, Diff: fmt.Sprintf("No changes: %s\n", label)}
 	}
-	if cs.Status == types.ChangeSetStatusFailed {
-		reason := aws.ToString(cs.StatusReason)
-		if strings.Contains(reason, textNoChanges1) || strings.Contains(reason, textNoChanges2) {
-			return Outcome{Status: engine.Status{State: engine.Complete}, Outputs: outputs, Diff: fmt.Sprintf("No changes: %s\n", label)}
-		}
-		return failed("change set failed: " + reason)
+	o = Outcome{Status: engine.Status{State: engine.Complete}, Outputs: outputs, Diff: FormatDiff(label, existing, req, cs.Changes)}
+	if err := cs.Delete(ctx); err != nil {
+		o.Diff += fmt.Sprintf("%s: could not clean up: %s\n", label, err)
 	}
-	return Outcome{Status: engine.Status{State: engine.Complete}, Outputs: outputs, Diff: FormatDiff(label, existing, req, cs.Changes)}
+	return o
 }
 
 // inferOutputs are the outputs dependants see during diff: the current

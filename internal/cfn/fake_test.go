@@ -33,6 +33,16 @@ type fakeCFN struct {
 	noChange bool
 	// onDescribe runs after each DescribeStacks (tests cancel from it).
 	onDescribe func(n int)
+	// Change sets: csPending DescribeChangeSet answers are
+	// CREATE_IN_PROGRESS first; csFailed makes the change set FAILED with
+	// that reason; csPages are the pages of changes (nil: one Queue
+	// replacement); onDescribeCS runs after each DescribeChangeSet.
+	csPending    int
+	csFailed     string
+	csPages      [][]types.Change
+	onDescribeCS func(n int)
+	csDescribes  []*cloudformation.DescribeChangeSetInput
+	lastCS       *cloudformation.CreateChangeSetInput
 
 	calls       []string
 	lastCreate  *cloudformation.CreateStackInput
@@ -253,6 +263,7 @@ func (f *fakeCFN) CreateChangeSet(ctx context.Context, in *cloudformation.Create
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("CreateChangeSet")
+	f.lastCS = in
 	if f.noChange {
 		return nil, apiErr("ValidationError", "No updates are to be performed.")
 	}
@@ -266,19 +277,55 @@ func (f *fakeCFN) CreateChangeSet(ctx context.Context, in *cloudformation.Create
 
 func (f *fakeCFN) DescribeChangeSet(ctx context.Context, in *cloudformation.DescribeChangeSetInput, _ ...func(*cloudformation.Options)) (*cloudformation.DescribeChangeSetOutput, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.record("DescribeChangeSet")
-	return &cloudformation.DescribeChangeSetOutput{
-		Status: types.ChangeSetStatusCreateComplete,
-		Changes: []types.Change{{Type: types.ChangeTypeResource, ResourceChange: &types.ResourceChange{
+	f.csDescribes = append(f.csDescribes, in)
+	n, hook := len(f.csDescribes), f.onDescribeCS
+	out := f.describeCS(in)
+	f.mu.Unlock()
+	if hook != nil {
+		hook(n)
+	}
+	return out, nil
+}
+
+func (f *fakeCFN) describeCS(in *cloudformation.DescribeChangeSetInput) *cloudformation.DescribeChangeSetOutput {
+	if f.csPending > 0 {
+		f.csPending--
+		return &cloudformation.DescribeChangeSetOutput{Status: types.ChangeSetStatusCreateInProgress}
+	}
+	if f.csFailed != "" {
+		return &cloudformation.DescribeChangeSetOutput{Status: types.ChangeSetStatusFailed, StatusReason: aws.String(f.csFailed)}
+	}
+	pages := f.csPages
+	if pages == nil {
+		pages = [][]types.Change{{{Type: types.ChangeTypeResource, ResourceChange: &types.ResourceChange{
 			Action: types.ChangeActionModify, LogicalResourceId: aws.String("Queue"), ResourceType: aws.String("AWS::SQS::Queue"), Replacement: types.ReplacementTrue,
-		}}},
-	}, nil
+		}}}}
+	}
+	i := 0
+	if in.NextToken != nil {
+		fmt.Sscanf(*in.NextToken, "page-%d", &i)
+	}
+	out := &cloudformation.DescribeChangeSetOutput{Status: types.ChangeSetStatusCreateComplete, ExecutionStatus: types.ExecutionStatusAvailable, Changes: pages[i]}
+	if i+1 < len(pages) {
+		out.NextToken = aws.String(fmt.Sprintf("page-%d", i+1))
+	}
+	return out
 }
 
 func (f *fakeCFN) DeleteChangeSet(ctx context.Context, in *cloudformation.DeleteChangeSetInput, _ ...func(*cloudformation.Options)) (*cloudformation.DeleteChangeSetOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("DeleteChangeSet")
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
 	return &cloudformation.DeleteChangeSetOutput{}, nil
+}
+
+func (f *fakeCFN) ExecuteChangeSet(ctx context.Context, in *cloudformation.ExecuteChangeSetInput, _ ...func(*cloudformation.Options)) (*cloudformation.ExecuteChangeSetOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("ExecuteChangeSet")
+	return &cloudformation.ExecuteChangeSetOutput{}, nil
 }
