@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
 	"github.com/stacker-go/stacker/internal/deploy"
@@ -19,8 +20,11 @@ type BuildOptions struct {
 	MaxParallel int      // 0 = no limit
 	Tail        bool
 	Dump        string // --dump DIR: render templates into DIR, no AWS
-	DumpSet     bool   // --dump was given (an empty DIR is an error)
-	Progress    ProgressFlags
+	// InProgress is --in-progress: "wait" or "fail" for every stack,
+	// overriding in_progress_behavior ("" = each stack's own).
+	InProgress string
+	DumpSet    bool // --dump was given (an empty DIR is an error)
+	Progress   ProgressFlags
 }
 
 func newBuildCmd(f *Factory) *cobra.Command { return newBuildCmdWith(f, runBuild) }
@@ -50,6 +54,7 @@ neither makes any AWS call.`,
 	fl.IntVarP(&o.MaxParallel, "max-parallel", "j", 0, "at most `N` stacks in flight (0 = no limit)")
 	fl.BoolVarP(&o.Tail, "tail", "t", false, "print stack events while stacks change")
 	fl.StringVarP(&o.Dump, "dump", "d", "", "render every template into `DIR` and exit (no AWS calls)")
+	fl.StringVar(&o.InProgress, "in-progress", "", "`MODE` for every stack CloudFormation is still changing: wait (wait for it, then handle it) or fail (fail it at once); overrides in_progress_behavior (default: each stack's, wait)")
 	addProgressFlags(cmd, &o.Progress)
 	return cmd
 }
@@ -62,6 +67,12 @@ func (o *BuildOptions) validate(cmd *cobra.Command) error {
 	}
 	if o.DumpSet && o.Outline {
 		return errors.New("--dump and --outline cannot be used together")
+	}
+	if o.InProgress != "" && o.InProgress != "wait" && o.InProgress != "fail" {
+		return fmt.Errorf(`--in-progress %q: must be "wait" or "fail"`, o.InProgress)
+	}
+	if cmd.Flags().Changed("in-progress") && o.InProgress == "" {
+		return errors.New(`--in-progress needs "wait" or "fail" (got "")`)
 	}
 	return checkMaxParallel(o.MaxParallel)
 }
@@ -88,6 +99,6 @@ func runBuild(ctx context.Context, f *Factory, o *BuildOptions) error {
 		return err
 	}
 	do := o.Common.deployOptions(f, cfg, reg, g)
-	do.Force, do.MaxParallel, do.Tail = o.Force, o.MaxParallel, o.Tail
+	do.Force, do.MaxParallel, do.Tail, do.InProgress = o.Force, o.MaxParallel, o.Tail, o.InProgress
 	return runErr(ctx, o.Progress.run(ctx, f, do, o.Common.Verbose > 0, o.Tail, event.Build, deploy.Build))
 }

@@ -143,6 +143,13 @@ func TestFlagParsing(t *testing.T) {
 		{name: "bad read rate in the environment", cmd: "info", args: []string{"c.yaml"},
 			env: map[string]string{envReadRate: "fast"}, wantErr: `STACKER_READ_RATE="fast"`},
 		{name: "negative read rate", cmd: "build", args: []string{"--read-rate", "-1", "c.yaml"}, wantErr: "--read-rate -1"},
+		{name: "in-progress fail", cmd: "build", args: []string{"--in-progress", "fail", "c.yaml"},
+			want: func() any {
+				return BuildOptions{Common: common("c.yaml", buildFlags), InProgress: "fail", Progress: ProgressFlags{Progress: "auto"}}
+			}},
+		{name: "unknown in-progress", cmd: "build", args: []string{"--in-progress", "skip", "c.yaml"}, wantErr: `--in-progress "skip": must be "wait" or "fail"`},
+		{name: "empty in-progress", cmd: "build", args: []string{"--in-progress=", "c.yaml"}, wantErr: `--in-progress needs "wait" or "fail"`},
+		{name: "destroy has no --in-progress", cmd: "destroy", args: []string{"--in-progress", "fail", "c.yaml"}, wantErr: "unknown flag: --in-progress"},
 		{name: "progress and timeline", cmd: "destroy", args: []string{"--progress", "json", "--timeline", "run.html", "c.yaml"},
 			want: func() any {
 				return DestroyOptions{Common: common("c.yaml", awsRunFlags), Progress: ProgressFlags{Progress: "json", Timeline: "run.html"}}

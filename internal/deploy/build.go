@@ -60,7 +60,7 @@ func (r *run) buildStep(ctx context.Context, name string, report func(engine.Sta
 		Locked:                st.Locked,
 		Forced:                slices.Contains(r.o.Force, name) || slices.Contains(r.o.Force, fqn),
 		Protected:             st.Protected,
-		WaitInProgress:        st.InProgressBehavior != "fail",
+		WaitInProgress:        r.inProgress(st) != "fail",
 		RecreateFailed:        r.o.RecreateFailed,
 		Tags:                  r.tags(st),
 		TerminationProtection: st.TerminationProtection,
@@ -235,4 +235,14 @@ func (r *run) preflight(ctx context.Context) error {
 		r.o.console().Errorf("WARNING: %s\n", w)
 	}
 	return rep.Err()
+}
+
+// inProgress is what build does with a stack CloudFormation is still
+// changing: --in-progress when given, else the stack's in_progress_behavior
+// ("" is wait).
+func (r *run) inProgress(st *config.Stack) string {
+	if r.o.InProgress != "" {
+		return r.o.InProgress
+	}
+	return st.InProgressBehavior
 }

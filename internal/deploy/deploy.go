@@ -110,6 +110,10 @@ type Options struct {
 	Now func() time.Time
 	// Force names locked stacks to update anyway (build --force NAME).
 	Force []string
+	// InProgress is build's --in-progress: "wait" or "fail" for a stack
+	// CloudFormation is still changing, overriding each stack's
+	// in_progress_behavior; "" leaves each stack's (default wait).
+	InProgress string
 	// MaxParallel caps stacks in flight (-j); 0 means only the graph limits it.
 	MaxParallel int
 	Tail        bool

@@ -284,3 +284,51 @@ stacks:
 		}
 	}
 }
+
+// --in-progress overrides every stack's in_progress_behavior: fail fails a
+// stack CloudFormation is still changing at once, wait waits for it.
+func TestInProgressFlagOverridesTheConfigKey(t *testing.T) {
+	for _, tc := range []struct {
+		name, key, flag string
+		wantFail        bool
+	}{
+		{name: "flag fail over the default", flag: "fail", wantFail: true},
+		{name: "key fail without the flag", key: "fail", wantFail: true},
+		{name: "flag wait over key fail", key: "fail", flag: "wait"},
+		{name: "default waits"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(map[string]string{"default": "111111111111"})
+			yaml := "namespace: ns\nstacker_bucket: \"\"\nstacks:\n  - name: a\n    template_path: t.json\n"
+			if tc.key != "" {
+				yaml += "    in_progress_behavior: " + tc.key + "\n"
+			}
+			cfg, g := loadConfig(t, yaml)
+			c := w.cloud(target.Key{})
+			c.stacks["id-a"] = &fakeStack{id: "id-a", name: "ns-a", status: "CREATE_IN_PROGRESS", params: map[string]string{}, outputs: map[string]string{}}
+			// The stack settles once someone has looked at it.
+			w.onHang = func() {
+				c.mu.Lock()
+				c.stacks["id-a"].status = "CREATE_COMPLETE"
+				c.mu.Unlock()
+			}
+			rec := &recorder{}
+			o := options(w, cfg, g, rec)
+			o.InProgress = tc.flag
+			err := Build(context.Background(), o)
+			fin := rec.final()["a"]
+			if tc.wantFail {
+				if err == nil || fin.State != event.Failed || !strings.Contains(fin.Reason, "already in-progress") {
+					t.Fatalf("err %v, final %+v: want a fail-fast failure", err, fin)
+				}
+				return
+			}
+			if err != nil || fin.State == event.Failed {
+				t.Fatalf("err %v, final %+v: want the stack waited for and handled", err, fin)
+			}
+			if !slices.Contains(rec.lines(), "a: pending (waiting)") {
+				t.Errorf("no waiting status: %q", rec.lines())
+			}
+		})
+	}
+}
