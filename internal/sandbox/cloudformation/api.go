@@ -323,6 +323,19 @@ func (r *req) createStack(w http.ResponseWriter) error {
 	if err := r.authorize("CreateStack", r.stackARN(name)); err != nil {
 		return err
 	}
+	token, err := r.requestToken()
+	if err != nil {
+		return err
+	}
+	// A retry of a CreateStack that took effect: the same answer, no
+	// second stack.
+	r.rg.mu.RLock()
+	prev := r.rg.byName[name]
+	again := prev.repeats(token, "CreateStack")
+	r.rg.mu.RUnlock()
+	if again {
+		return r.s.write(w, r.c, func(x *xw) { x.elem("StackId", prev.ID) })
+	}
 	onFailure := r.get("OnFailure")
 	if onFailure != "" && r.f.Has("DisableRollback") {
 		return validation("You can specify either DisableRollback or OnFailure, but not both.")
@@ -379,7 +392,7 @@ func (r *req) createStack(w http.ResponseWriter) error {
 	rg.Stacks[id] = st
 	rg.byName[name] = st
 	rg.Order = append(rg.Order, id)
-	token := r.get("ClientRequestToken")
+	st.remember(token, "CreateStack")
 	r.s.userInitiatedLocked(rg, st, token, "CREATE_IN_PROGRESS")
 	r.s.startLocked(rg, st, func(cancel <-chan struct{}) {
 		r.s.runCreate(rg, st, sub.params, createOpts{onFailure: onFailure, token: token}, cancel)
@@ -409,9 +422,16 @@ func (r *req) updateStack(w http.ResponseWriter) error {
 	if st == nil {
 		return validation("Stack [%s] does not exist", name)
 	}
+	token, err := r.requestToken()
+	if err != nil {
+		return err
+	}
 	r.rg.mu.Lock()
-	busy, status := st.busy, st.Status
+	busy, status, again := st.busy, st.Status, st.repeats(token, "UpdateStack")
 	r.rg.mu.Unlock()
+	if again { // a retry of an update that took effect
+		return r.s.write(w, r.c, func(x *xw) { x.elem("StackId", st.ID) })
+	}
 	if busy || !updatable[status] {
 		return notUpdatable(st)
 	}
@@ -441,7 +461,8 @@ func (r *req) updateStack(w http.ResponseWriter) error {
 	if st.busy || !updatable[st.Status] {
 		return notUpdatable(st)
 	}
-	r.s.startUpdateLocked(rg, st, sub, updateOpts{token: r.get("ClientRequestToken"), policy: firstNonEmpty(during, st.Policy), disableRB: r.boolean("DisableRollback")}, newPolicy, nil)
+	st.remember(token, "UpdateStack")
+	r.s.startUpdateLocked(rg, st, sub, updateOpts{token: token, policy: firstNonEmpty(during, st.Policy), disableRB: r.boolean("DisableRollback")}, newPolicy, nil)
 	return r.s.write(w, r.c, func(x *xw) { x.elem("StackId", st.ID) })
 }
 
@@ -497,6 +518,10 @@ func (r *req) deleteStack(w http.ResponseWriter) error {
 	if err != nil {
 		return err
 	}
+	token, err := r.requestToken()
+	if err != nil {
+		return err
+	}
 	rg := r.rg
 	// The deletion acts as the given service role, or the stack's, or the
 	// caller; a role that is gone or no longer trusts CloudFormation
@@ -511,7 +536,7 @@ func (r *req) deleteStack(w http.ResponseWriter) error {
 	rg.mu.Lock()
 	defer rg.mu.Unlock()
 	st := rg.lookup(name)
-	if st == nil || st.Status == "DELETE_COMPLETE" {
+	if st == nil || st.Status == "DELETE_COMPLETE" || st.repeats(token, "DeleteStack") {
 		return r.s.write(w, r.c, nil)
 	}
 	rg.mu.Unlock()
@@ -527,7 +552,8 @@ func (r *req) deleteStack(w http.ResponseWriter) error {
 	if len(retain) > 0 && st.Status != "DELETE_FAILED" {
 		return validation("Invalid operation on stack [%s]. RetainResources can only be specified when stack is in DELETE_FAILED state", st.ID)
 	}
-	d := &deleteReq{retain: retain, token: r.get("ClientRequestToken")}
+	d := &deleteReq{retain: retain, token: token}
+	st.remember(token, "DeleteStack")
 	if passed {
 		st.RoleARN = role
 	}

@@ -430,9 +430,16 @@ func (r *req) executeChangeSet(w http.ResponseWriter) error {
 	if err != nil {
 		return err
 	}
+	token, err := r.requestToken()
+	if err != nil {
+		return err
+	}
 	rg := r.rg
 	rg.mu.Lock()
 	defer rg.mu.Unlock()
+	if token != "" && cs.ExecToken == token { // a retry of this execution
+		return r.s.write(w, r.c, func(x *xw) {})
+	}
 	if cs.Status != "CREATE_COMPLETE" || cs.ExecStatus != "AVAILABLE" {
 		return apiErr(400, "InvalidChangeSetStatus", "ChangeSet [%s] cannot be executed in its current execution status of [%s]", cs.ID, cs.ExecStatus)
 	}
@@ -450,7 +457,8 @@ func (r *req) executeChangeSet(w http.ResponseWriter) error {
 	}
 	cs.ExecStatus = "EXECUTE_IN_PROGRESS"
 	st.ChangeSetID = cs.ID
-	token := r.get("ClientRequestToken")
+	cs.ExecToken = token
+	st.remember(token, "ExecuteChangeSet")
 	sub := &submission{tmpl: cs.Tmpl, body: cs.Body, params: cs.Params, tags: cs.Tags, tagsGiven: cs.TagsGiven, caps: cs.Caps, notif: cs.Notif, role: cs.RoleARN, actor: actor}
 	s := r.s
 	setExec := func() {

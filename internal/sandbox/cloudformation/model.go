@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -111,6 +112,10 @@ type stack struct {
 	// Actor is who the stack's operations act as: the session of its
 	// service role, or the principal that started the operation.
 	Actor *platform.Principal `json:"actor,omitempty"`
+	// Tokens are the ClientRequestTokens of the operations the stack
+	// accepted, with the action that used each: a call repeating one is a
+	// retry and is answered as the first was, without acting again.
+	Tokens map[string]string `json:"tokens,omitempty"`
 
 	busy        bool
 	done        chan struct{}
@@ -183,6 +188,9 @@ type changeSet struct {
 	RoleARN     string                `json:"role,omitempty"`
 	Changes     []change              `json:"changes,omitempty"`
 	Imports     []string              `json:"imports,omitempty"`
+	// ExecToken is the ClientRequestToken of the ExecuteChangeSet that ran
+	// it: a retry with it succeeds without executing again.
+	ExecToken string `json:"exec_token,omitempty"`
 }
 
 type export struct {
@@ -245,4 +253,40 @@ func sortedStrings(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// tokenRE is CloudFormation's pattern for ClientRequestToken.
+var tokenRE = regexp.MustCompile(`^[a-zA-Z0-9][-a-zA-Z0-9]*$`)
+
+// requestToken returns the call's ClientRequestToken, validated as AWS
+// does (1 to 128 characters of [a-zA-Z0-9-], not starting with '-').
+func (r *req) requestToken() (string, error) {
+	t := r.get("ClientRequestToken")
+	if t == "" {
+		return "", nil
+	}
+	if len(t) > 128 {
+		return "", validation("1 validation error detected: Value '%s' at 'clientRequestToken' failed to satisfy constraint: Member must have length less than or equal to 128", t)
+	}
+	if !tokenRE.MatchString(t) {
+		return "", validation("1 validation error detected: Value '%s' at 'clientRequestToken' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9][-a-zA-Z0-9]*", t)
+	}
+	return t, nil
+}
+
+// repeats reports whether token already started action on the stack: the
+// call is a retry of one that took effect (rg.mu held).
+func (st *stack) repeats(token, action string) bool {
+	return token != "" && st != nil && st.Tokens[token] == action
+}
+
+// remember records that token started action on the stack (rg.mu held).
+func (st *stack) remember(token, action string) {
+	if token == "" {
+		return
+	}
+	if st.Tokens == nil {
+		st.Tokens = map[string]string{}
+	}
+	st.Tokens[token] = action
 }
