@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/stacker-go/stacker/internal/engine"
 	"github.com/stacker-go/stacker/internal/event"
 )
@@ -67,7 +65,7 @@ func (p *Provider) destroy(ctx context.Context, s *DestroySpec, report func(engi
 	}
 	submitted := p.now().Add(-time.Second)
 	if st.Status != "DELETE_IN_PROGRESS" {
-		if _, err := p.write.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String(st.ID), RoleARN: optional(s.RoleARN)}); err != nil {
+		if err := p.deleteStack(ctx, st.ID, s.RoleARN); err != nil {
 			return failedErr(&CallError{Op: "delete stack", Err: err})
 		}
 	}

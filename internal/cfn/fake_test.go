@@ -210,6 +210,7 @@ func (f *fakeCFN) CreateStack(ctx context.Context, in *cloudformation.CreateStac
 	s.outputs["Out"] = name + "-out"
 	s.seq = seqOr(f.createSeq, "CREATE_COMPLETE")
 	f.event(s, name, "AWS::CloudFormation::Stack", "CREATE_IN_PROGRESS", "User Initiated")
+	s.events[len(s.events)-1].ClientRequestToken = in.ClientRequestToken
 	return &cloudformation.CreateStackOutput{StackId: aws.String(s.id)}, nil
 }
 
@@ -228,6 +229,7 @@ func (f *fakeCFN) UpdateStack(ctx context.Context, in *cloudformation.UpdateStac
 	s.status = "UPDATE_IN_PROGRESS"
 	s.seq = seqOr(f.updateSeq, "UPDATE_COMPLETE")
 	f.event(s, s.name, "AWS::CloudFormation::Stack", "UPDATE_IN_PROGRESS", "User Initiated")
+	s.events[len(s.events)-1].ClientRequestToken = in.ClientRequestToken
 	return &cloudformation.UpdateStackOutput{StackId: aws.String(s.id)}, nil
 }
 

@@ -306,7 +306,7 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 	recreate := false
 	if deleteFirst {
 		s.Deps.message(p, s.Name, s.FQN, "Destroying stack %q for re-creation", s.FQN)
-		if _, err := p.write.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: aws.String(st.ID), RoleARN: optional(s.RoleARN)}); err != nil {
+		if err := p.deleteStack(ctx, st.ID, s.RoleARN); err != nil {
 			return failedErr(&CallError{Op: "delete stack " + s.FQN + " for re-creation", Err: err})
 		}
 		report(engine.Status{State: engine.Submitted, Reason: ReasonDestroyingRe})
@@ -345,17 +345,14 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 			EnableTerminationProtection: aws.Bool(s.TerminationProtection),
 		}
 		setTemplate(req, &in.TemplateBody, &in.TemplateURL)
-		out, err := p.write.CreateStack(ctx, in)
+		id, err = p.createStack(ctx, in)
 		if err != nil {
 			return failedErr(&CallError{Op: "create stack", Err: err})
 		}
-		id = aws.ToString(out.StackId)
 	} else {
 		reason = ReasonUpdating
 		if st.TerminationProtection != s.TerminationProtection {
-			if _, err := p.write.UpdateTerminationProtection(ctx, &cloudformation.UpdateTerminationProtectionInput{
-				StackName: aws.String(st.ID), EnableTerminationProtection: aws.Bool(s.TerminationProtection),
-			}); err != nil {
+			if err := p.setTerminationProtection(ctx, st.ID, s.TerminationProtection); err != nil {
 				return failedErr(&CallError{Op: "update termination protection of " + s.FQN, Err: err})
 			}
 		}
@@ -369,16 +366,12 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 			StackPolicyBody:  optional(req.StackPolicy),
 		}
 		setTemplate(req, &in.TemplateBody, &in.TemplateURL)
-		out, err := p.write.UpdateStack(ctx, in)
+		id, err = p.updateStack(ctx, in, st.ID)
 		if isNoUpdates(err) {
 			return Outcome{Status: engine.Status{State: engine.Skipped, Reason: ReasonNoChange}, Outputs: st.Outputs}
 		}
 		if err != nil {
 			return failedErr(&CallError{Op: "update stack", Err: err})
-		}
-		id = aws.ToString(out.StackId)
-		if id == "" {
-			id = st.ID
 		}
 	}
 	report(engine.Status{State: engine.Submitted, Reason: reason})

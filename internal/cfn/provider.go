@@ -40,6 +40,8 @@ type Event struct {
 	Reason       string
 	// StackLevel is true for events of the stack itself.
 	StackLevel bool
+	// Token is the ClientRequestToken of the operation that caused it.
+	Token string
 }
 
 // DefaultPollCeiling is the longest wait between two polls of one stack
@@ -80,6 +82,8 @@ type Provider struct {
 	retryDeadline time.Duration
 	// readRate is the target's current read rate (nil: 4 per second).
 	readRate func() float64
+	// tokens names the ClientRequestTokens of submissions (submit.go).
+	tokens tokens
 	// poll is the target's one status poller.
 	poll poller
 	// sleep waits d or until ctx is done (tests replace it).
@@ -113,6 +117,7 @@ const DefaultRetryDeadline = 5 * time.Minute
 func New(api API, o Options) *Provider {
 	p := &Provider{read: api, write: api, pollCeiling: o.PollCeiling, retryDeadline: o.RetryDeadline, readRate: o.ReadRate, sleep: o.Sleep, now: o.Now}
 	p.poll.p = p
+	p.tokens.nonce = newNonce()
 	if p.pollCeiling <= 0 {
 		p.pollCeiling = DefaultPollCeiling
 	}
@@ -242,6 +247,7 @@ func (p *Provider) Events(ctx context.Context, stack string) ([]Event, error) {
 			ResourceType: aws.ToString(e.ResourceType),
 			Status:       string(e.ResourceStatus),
 			Reason:       aws.ToString(e.ResourceStatusReason),
+			Token:        aws.ToString(e.ClientRequestToken),
 		}
 		if e.Timestamp != nil {
 			ev.Time = *e.Timestamp
