@@ -95,10 +95,10 @@ func runBuild(ctx context.Context, f *Factory, o *BuildOptions) error {
 		}
 		return dumpTemplates(ctx, f.IO, cfg, reg, g, o.Dump)
 	}
-	if err := checkHooks(cfg, reg, g, hookrun.PreBuild, hookrun.PostBuild); err != nil {
+	if err := checkHooks(ctx, cfg, reg, g, hookrun.PreBuild, hookrun.PostBuild); err != nil {
 		return err
 	}
-	do := o.Common.deployOptions(f, cfg, reg, g)
+	do := o.Common.deployOptions(ctx, f, cfg, reg, g)
 	do.Force, do.MaxParallel, do.Tail, do.InProgress = o.Force, o.MaxParallel, o.Tail, o.InProgress
 	return runErr(ctx, o.Progress.run(ctx, f, do, o.Common.Verbose > 0, o.Tail, event.Build, deploy.Build))
 }

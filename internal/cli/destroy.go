@@ -57,10 +57,10 @@ func runDestroy(ctx context.Context, f *Factory, o *DestroyOptions) error {
 		printPlan(f.IO, "Destroy stacks", "_destroy_stack", g.Reverse(), `To execute this plan, run with "--force" flag.`)
 		return nil
 	}
-	if err := checkHooks(cfg, reg, g, hookrun.PreDestroy, hookrun.PostDestroy); err != nil {
+	if err := checkHooks(ctx, cfg, reg, g, hookrun.PreDestroy, hookrun.PostDestroy); err != nil {
 		return err
 	}
-	do := o.Common.deployOptions(f, cfg, reg, g) // g not reversed: deploy.Destroy walks it dependants first
+	do := o.Common.deployOptions(ctx, f, cfg, reg, g) // g not reversed: deploy.Destroy walks it dependants first
 	do.MaxParallel, do.Tail = o.MaxParallel, o.Tail
 	return runErr(ctx, o.Progress.run(ctx, f, do, o.Common.Verbose > 0, o.Tail, event.Destroy, deploy.Destroy))
 }

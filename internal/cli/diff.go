@@ -47,7 +47,7 @@ func runDiff(ctx context.Context, f *Factory, o *DiffOptions) error {
 	if err != nil {
 		return err
 	}
-	do := o.Common.deployOptions(f, cfg, reg, g)
+	do := o.Common.deployOptions(ctx, f, cfg, reg, g)
 	do.Force, do.MaxParallel = o.Force, o.MaxParallel
 	return runErr(ctx, o.Progress.run(ctx, f, do, o.Common.Verbose > 0, false, event.Diff, deploy.Diff))
 }

@@ -35,7 +35,7 @@ func runInfo(ctx context.Context, f *Factory, o *InfoOptions) error {
 	if err != nil {
 		return err
 	}
-	do := o.Common.deployOptions(f, cfg, reg, g) // the provider modes are unused by Info
+	do := o.Common.deployOptions(ctx, f, cfg, reg, g) // the provider modes are unused by Info
 	do.JSON = o.JSON
 	return runErr(ctx, deploy.Info(ctx, do))
 }

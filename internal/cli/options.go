@@ -226,17 +226,13 @@ func warnNoStacks(stdio IO, cfg *config.Config) {
 	}
 }
 
-// hookFallback runs hooks that are not registered in Go (the Python
-// bridge); nil until a bridge is available.
-var hookFallback hookrun.Fallback
-
 // checkHooks is the config check of the hooks a command runs (stages),
 // before anything runs: every enabled hook's path must be a registered Go
 // hook or runnable by the Python bridge, data_keys must be unique, and for
 // build every ${hook_data key::...} of the graph's stacks must name a key a
 // pre_build hook stores. Errors are config errors (exit 2).
-func checkHooks(cfg *config.Config, reg *lookup.Registry, g *graph.Graph, stages ...string) error {
-	if err := hookrun.Check(cfg, hookFallback, stages...); err != nil {
+func checkHooks(ctx context.Context, cfg *config.Config, reg *lookup.Registry, g *graph.Graph, stages ...string) error {
+	if err := hookrun.Check(ctx, cfg, hookFallback(ctx), stages...); err != nil {
 		return usageErr(err)
 	}
 	if slices.Contains(stages, hookrun.PreBuild) {
@@ -353,7 +349,7 @@ func (o *CommonOptions) load(ctx context.Context, f *Factory, s loadSpec) (*conf
 
 // deployOptions prints the provider mode line (newConsole) and returns the
 // deploy options every AWS command shares; the caller adds its own.
-func (o *CommonOptions) deployOptions(f *Factory, cfg *config.Config, reg *lookup.Registry, g *graph.Graph) deploy.Options {
+func (o *CommonOptions) deployOptions(ctx context.Context, f *Factory, cfg *config.Config, reg *lookup.Registry, g *graph.Graph) deploy.Options {
 	stdio := f.IO
 	console := o.newConsole(f)
 	return deploy.Options{
@@ -365,7 +361,7 @@ func (o *CommonOptions) deployOptions(f *Factory, cfg *config.Config, reg *looku
 		RecreateFailed:   o.RecreateFailed || o.Interactive,
 		Interactive:      o.Interactive,
 		ReplacementsOnly: o.ReplacementsOnly,
-		HookFallback:     hookFallback,
+		HookFallback:     hookFallback(ctx),
 		Out:              stdio.Out,
 		ErrOut:           stdio.ErrOut,
 		In:               stdio.In,

@@ -1,6 +1,7 @@
 package hookrun
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -31,7 +32,7 @@ func Hooks(cfg *config.Config, stage string) []config.Hook {
 // runnable by fb (nil: no fallback), and two enabled hooks of the stages
 // sharing a data_key (stacker failed on that only when the second hook had
 // run). It runs before anything changes.
-func Check(cfg *config.Config, fb Fallback, stages ...string) error {
+func Check(ctx context.Context, cfg *config.Config, fb Fallback, stages ...string) error {
 	var errs config.Errors
 	keys := map[string]config.Hook{}
 	for _, stage := range stages {
@@ -40,7 +41,7 @@ func Check(cfg *config.Config, fb Fallback, stages ...string) error {
 				continue
 			}
 			label := fmt.Sprintf("%s[%d]", stage, i)
-			if msg := unknownPath(h.Path, fb); msg != "" {
+			if msg := unknownPath(ctx, h.Path, fb); msg != "" {
 				errs = append(errs, &config.Error{Pos: h.Pos, Msg: fmt.Sprintf("%s: path %q: %s", label, h.Path, msg)})
 			}
 			if h.DataKey == "" {
@@ -61,7 +62,7 @@ func Check(cfg *config.Config, fb Fallback, stages ...string) error {
 }
 
 // unknownPath says why path cannot run, or "" when it can.
-func unknownPath(path string, fb Fallback) string {
+func unknownPath(ctx context.Context, path string, fb Fallback) string {
 	if _, ok := hooks.Lookup(path); ok {
 		return ""
 	}
@@ -69,7 +70,7 @@ func unknownPath(path string, fb Fallback) string {
 	if fb == nil {
 		why += " and Python hooks cannot run here"
 	} else {
-		ok, err := fb.HasHook(path)
+		ok, err := fb.HasHook(ctx, path)
 		if ok {
 			return ""
 		}

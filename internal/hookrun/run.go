@@ -35,8 +35,9 @@ const (
 // hooks, through the Python bridge.
 type Fallback interface {
 	// HasHook reports whether path names a function the fallback can call.
-	// An error says why it cannot tell (e.g. no Python interpreter).
-	HasHook(path string) (bool, error)
+	// An error says why it cannot (no Python interpreter, no such module,
+	// an import that raises).
+	HasHook(ctx context.Context, path string) (bool, error)
 	// CallHook calls the function with the hook's args and returns its
 	// result converted to Go values (a mapping as map[string]any).
 	CallHook(ctx context.Context, path string, in *hooks.Input) (any, error)

@@ -221,7 +221,7 @@ func TestNoHooksPrintsNothing(t *testing.T) {
 // fakeBridge stands in for the Python bridge.
 type fakeBridge struct{ known map[string]any }
 
-func (b fakeBridge) HasHook(path string) (bool, error) { _, ok := b.known[path]; return ok, nil }
+func (b fakeBridge) HasHook(_ context.Context, path string) (bool, error) { _, ok := b.known[path]; return ok, nil }
 func (b fakeBridge) CallHook(_ context.Context, path string, _ *hooks.Input) (any, error) {
 	v, ok := b.known[path]
 	if !ok {
@@ -272,7 +272,7 @@ func TestCheckReportsUnknownPathsAndDuplicateKeysAtTheirPositions(t *testing.T) 
 		// Destroy stages are not checked by a build.
 		PreDestroy: []config.Hook{hook("not.checked")},
 	}
-	err := Check(cfg, nil, PreBuild, PostBuild)
+	err := Check(context.Background(), cfg, nil, PreBuild, PostBuild)
 	var errs config.Errors
 	if !errors.As(err, &errs) || len(errs) != 2 {
 		t.Fatalf("errors %v", err)
@@ -284,7 +284,7 @@ func TestCheckReportsUnknownPathsAndDuplicateKeysAtTheirPositions(t *testing.T) 
 		t.Errorf("duplicate: %s", got)
 	}
 	// A bridge that can import the path makes it valid.
-	err = Check(&config.Config{PreBuild: []config.Hook{hook("mypkg.hooks.go")}}, fakeBridge{known: map[string]any{"mypkg.hooks.go": true}}, PreBuild)
+	err = Check(context.Background(), &config.Config{PreBuild: []config.Hook{hook("mypkg.hooks.go")}}, fakeBridge{known: map[string]any{"mypkg.hooks.go": true}}, PreBuild)
 	if err != nil {
 		t.Fatalf("bridge path: %v", err)
 	}

@@ -395,7 +395,7 @@ func TestHooks(t *testing.T) {
 		t.Errorf("falsy: %v %v", res, err)
 	}
 	_, err = b.CallHook(context.Background(), HookCall{Path: "helpers.hooks.fail", Args: map[string]any{"what": "db"}})
-	if err == nil || !strings.Contains(err.Error(), "hook helpers.hooks.fail: Python hook helpers.hooks.fail: RuntimeError: hook broke on db (at ") ||
+	if err == nil || !strings.Contains(err.Error(), "Python hook helpers.hooks.fail: RuntimeError: hook broke on db (at ") ||
 		!strings.Contains(err.Error(), filepath.Join("helpers", "hooks.py")+":") {
 		t.Errorf("hook error: %v", err)
 	}

@@ -77,16 +77,27 @@ func (b *Bridge) Render(ctx context.Context, req RenderRequest) (*Rendered, erro
 // Check imports every class path and returns an error per path that does
 // not import (keyed by path). It starts the interpreter.
 func (b *Bridge) Check(ctx context.Context, classPaths []string) (map[string]error, error) {
+	return b.check(ctx, classPaths, "class", "blueprint")
+}
+
+// CheckHooks imports every hook function path and returns an error per
+// path that does not import or does not name a callable (keyed by path).
+// It starts the interpreter.
+func (b *Bridge) CheckHooks(ctx context.Context, paths []string) (map[string]error, error) {
+	return b.check(ctx, paths, "function", "hook")
+}
+
+func (b *Bridge) check(ctx context.Context, paths []string, what, role string) (map[string]error, error) {
 	var out struct {
 		Problems map[string]*Error `json:"problems"`
 	}
-	if err := b.call(ctx, map[string]any{"op": "check", "class_paths": classPaths}, &out); err != nil {
+	if err := b.call(ctx, map[string]any{"op": "check", "what": what, "class_paths": paths}, &out); err != nil {
 		return nil, err
 	}
 	res := map[string]error{}
 	for p, e := range out.Problems {
 		e.python = b.describePython()
-		res[p] = annotate(e, "", "blueprint", p, b.Settings())
+		res[p] = annotate(e, "", role, p, b.Settings())
 	}
 	return res, nil
 }
@@ -125,7 +136,7 @@ type HookResult struct {
 // registered Go hook. Errors are *Error naming the hook path, the
 // exception and the file:line of the user's frame.
 func (b *Bridge) CallHook(ctx context.Context, call HookCall) (*HookResult, error) {
-	what := "hook " + call.Path
+	what := "Python hook " + call.Path
 	args, err := jsonValues(call.Args)
 	if err != nil {
 		return nil, fmt.Errorf("%s: args: %w", what, err)
@@ -136,7 +147,9 @@ func (b *Bridge) CallHook(ctx context.Context, call HookCall) (*HookResult, erro
 	}
 	var out HookResult
 	if err := b.call(ctx, req, &out); err != nil {
-		return nil, annotate(err, what, "hook", call.Path, b.Settings())
+		// "Python hook <path>: <exception>": the hook runner's line names
+		// the stage and the hook's position.
+		return nil, annotate(err, "", "hook", call.Path, b.Settings())
 	}
 	out.Value = normalize(out.Value)
 	for k, v := range out.Stored {

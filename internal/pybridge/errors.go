@@ -18,6 +18,7 @@ const (
 	KindImportError        = "import_error"        // importing the module raised
 	KindNotFound           = "not_found"           // the module has no such attribute
 	KindNotBlueprint       = "not_a_blueprint"
+	KindNotCallable        = "not_callable" // a hook or lookup path names something that cannot be called
 	KindException          = "exception" // the user's code raised
 )
 
@@ -72,8 +73,11 @@ func (e *Error) Error() string {
 	default:
 		b.WriteString(e.Message)
 	}
-	if e.File != "" {
+	switch {
+	case e.File != "" && e.Line > 0:
 		fmt.Fprintf(&b, " (at %s:%d)", displayPath(e.File), e.Line)
+	case e.File != "":
+		fmt.Fprintf(&b, " (in %s)", displayPath(e.File))
 	}
 	if e.Hint != "" {
 		b.WriteString("; ")

@@ -502,10 +502,16 @@ def op_lookup_dependencies(req):
 
 
 def op_check(req):
+    """Imports each path (a blueprint class, or with "what": "function" a
+    hook function) and reports the ones that do not import, or that do not
+    name a callable."""
     problems = {}
+    what = req.get("what") or "class"
     for path in req.get("class_paths") or []:
         try:
-            load_object(path, "class")
+            obj = load_object(path, what)
+            if what == "function" and not callable(obj):
+                raise BridgeError("not_callable", "%s is a %s, not a function" % (path, type(obj).__name__))
         except BridgeError as exc:
             problems[path] = _error(exc)
         except Exception as exc:
