@@ -201,7 +201,8 @@ func (cs *ChangeSet) Delete(ctx context.Context) error {
 }
 
 // Execute executes the change set (with token as its ClientRequestToken,
-// which the stack's events then carry); afterwards Delete does nothing.
+// which the stack's events then carry; "" gives it a per-submission token
+// of the run); afterwards Delete does nothing.
 // The caller waits for the stack as after an update or create.
 func (cs *ChangeSet) Execute(ctx context.Context, token string) error {
 	cs.mu.Lock()
@@ -212,8 +213,17 @@ func (cs *ChangeSet) Execute(ctx context.Context, token string) error {
 	if cs.NoChange {
 		return fmt.Errorf("execute change set %s of %s: it has no changes", cs.Name, cs.FQN)
 	}
-	if _, err := cs.p.write.ExecuteChangeSet(ctx, &cloudformation.ExecuteChangeSetInput{
-		ChangeSetName: aws.String(cs.ID), StackName: aws.String(cs.StackID), ClientRequestToken: optional(token),
+	if token == "" {
+		token = cs.p.token("execute", cs.StackID)
+	}
+	in := &cloudformation.ExecuteChangeSetInput{ChangeSetName: aws.String(cs.ID), StackName: aws.String(cs.StackID), ClientRequestToken: aws.String(token)}
+	// Retried as the other submissions (submit.go): after a failure that
+	// may have taken effect, the stack's events are read for the token.
+	if err := cs.p.submit(ctx, "execute change set "+cs.Name, func() error {
+		_, err := cs.p.write.ExecuteChangeSet(ctx, in)
+		return err
+	}, func(ctx context.Context) (bool, error) {
+		return cs.p.tokenSeen(ctx, cs.StackID, token)
 	}); err != nil {
 		return &CallError{Op: "execute change set", Err: err}
 	}
