@@ -1,11 +1,13 @@
 // Package engine walks a dependency graph concurrently: each node starts as
-// soon as its dependencies are done, at most MaxParallel run at once, a
-// failed node fails its dependants with "dependency has failed" while
-// independent branches go on, and cancellation stops new work. It knows
-// nothing of CloudFormation or credentials: a Step does the work.
+// soon as its dependencies are done, at most MaxParallel run at once (the
+// ready nodes with the longest remaining chain first), a failed node fails
+// its dependants with "dependency has failed" while independent branches
+// go on, and cancellation stops new work. It knows nothing of
+// CloudFormation or credentials: a Step does the work.
 package engine
 
 import (
+	"container/heap"
 	"context"
 	"sync"
 
@@ -66,7 +68,13 @@ type Step func(ctx context.Context, name string, report func(Status)) Status
 // Options tune a walk.
 type Options struct {
 	// MaxParallel caps the nodes running at once; 0 means unlimited.
+	// When it binds, ready nodes start by priority (Priorities): those
+	// with the longest remaining chain first, ties in the order given.
 	MaxParallel int
+	// Weight is a node's expected duration in any unit, for the
+	// priorities (nil: every node weighs 1, so a chain's length is its
+	// number of nodes).
+	Weight func(name string) float64
 	// OnStatus is called (serially per node) on every status change,
 	// including the final one. It is not called for nodes that never start
 	// because the walk was cancelled.
@@ -91,21 +99,114 @@ func (r Result) Failed(order []Node) []string {
 	return out
 }
 
-// Walk runs step for every node, dependencies first.
-func Walk(ctx context.Context, nodes []Node, step Step, opts Options) Result {
-	done := make(map[string]chan struct{}, len(nodes))
-	for _, n := range nodes {
-		done[n.Name] = make(chan struct{})
+// Priorities is each node's longest remaining chain: its weight plus the
+// heaviest chain of nodes depending on it, directly or not (weight 1 per
+// node when weight is nil). Dependencies on names not in nodes are
+// ignored; a cycle does not loop (its back edge is not followed).
+func Priorities(nodes []Node, weight func(string) float64) map[string]float64 {
+	g := newGraph(nodes)
+	p := g.tails(weight)
+	out := make(map[string]float64, len(nodes))
+	for i, n := range nodes {
+		out[n.Name] = p[i]
 	}
+	return out
+}
+
+// graph is nodes by index with their dependencies and dependants.
+type graph struct {
+	nodes      []Node
+	deps       [][]int
+	dependants [][]int
+}
+
+func newGraph(nodes []Node) *graph {
+	idx := make(map[string]int, len(nodes))
+	for i, n := range nodes {
+		idx[n.Name] = i
+	}
+	g := &graph{nodes: nodes, deps: make([][]int, len(nodes)), dependants: make([][]int, len(nodes))}
+	for i, n := range nodes {
+		seen := map[int]bool{}
+		for _, d := range n.Deps {
+			j, ok := idx[d]
+			if !ok || seen[j] || j == i {
+				continue
+			}
+			seen[j] = true
+			g.deps[i] = append(g.deps[i], j)
+			g.dependants[j] = append(g.dependants[j], i)
+		}
+	}
+	return g
+}
+
+// tails computes the longest remaining chain of every node.
+func (g *graph) tails(weight func(string) float64) []float64 {
+	t := make([]float64, len(g.nodes))
+	state := make([]byte, len(g.nodes)) // 0 new, 1 in progress, 2 done
+	var visit func(i int) float64
+	visit = func(i int) float64 {
+		switch state[i] {
+		case 1:
+			return 0
+		case 2:
+			return t[i]
+		}
+		state[i] = 1
+		var m float64
+		for _, j := range g.dependants[i] {
+			m = max(m, visit(j))
+		}
+		w := 1.0
+		if weight != nil {
+			w = weight(g.nodes[i].Name)
+		}
+		t[i] = m + w
+		state[i] = 2
+		return t[i]
+	}
+	for i := range g.nodes {
+		visit(i)
+	}
+	return t
+}
+
+// readyQueue orders ready nodes: highest priority first, then input order.
+type readyQueue struct {
+	idx  []int
+	prio []float64
+}
+
+func (q *readyQueue) Len() int { return len(q.idx) }
+func (q *readyQueue) Less(a, b int) bool {
+	x, y := q.idx[a], q.idx[b]
+	if q.prio[x] != q.prio[y] {
+		return q.prio[x] > q.prio[y]
+	}
+	return x < y
+}
+func (q *readyQueue) Swap(a, b int) { q.idx[a], q.idx[b] = q.idx[b], q.idx[a] }
+func (q *readyQueue) Push(x any)    { q.idx = append(q.idx, x.(int)) }
+func (q *readyQueue) Pop() any {
+	n := len(q.idx) - 1
+	v := q.idx[n]
+	q.idx = q.idx[:n]
+	return v
+}
+
+// Walk runs step for every node, dependencies first. One scheduler
+// decides what starts: a node becomes ready when its last dependency is
+// done, and ready nodes start, by priority, while fewer than MaxParallel
+// run.
+func Walk(ctx context.Context, nodes []Node, step Step, opts Options) Result {
+	g := newGraph(nodes)
+	q := &readyQueue{prio: g.tails(opts.Weight)}
 	var (
 		mu     sync.Mutex
 		status = make(map[string]Status, len(nodes))
 		wg     sync.WaitGroup
 	)
-	var sem chan struct{}
-	if opts.MaxParallel > 0 {
-		sem = make(chan struct{}, opts.MaxParallel)
-	}
 	set := func(name string, s Status, notify bool) {
 		mu.Lock()
 		status[name] = s
@@ -119,47 +220,45 @@ func Walk(ctx context.Context, nodes []Node, step Step, opts Options) Result {
 		defer mu.Unlock()
 		return status[name]
 	}
-	for _, n := range nodes {
+	left := make([]int, len(nodes))
+	for i := range nodes {
+		left[i] = len(g.deps[i])
+	}
+	finished := make(chan int)
+	running := 0
+	// resolve handles a node whose dependencies are all done: queued to
+	// run, or (cancelled, a dependency failed) done at once, which in turn
+	// resolves its dependants.
+	var resolve, done func(i int)
+	resolve = func(i int) {
+		name := nodes[i].Name
+		if ctx.Err() != nil {
+			// Interrupted: start nothing new, and do not blame dependencies.
+			set(name, Status{State: Pending, Reason: ReasonInterrupted}, false)
+			done(i)
+			return
+		}
+		for _, d := range g.deps[i] {
+			if !get(nodes[d].Name).OK() {
+				set(name, Status{State: Failed, Reason: ReasonDependencyFailed}, true)
+				done(i)
+				return
+			}
+		}
+		heap.Push(q, i)
+	}
+	done = func(i int) {
+		for _, j := range g.dependants[i] {
+			if left[j]--; left[j] == 0 {
+				resolve(j)
+			}
+		}
+	}
+	start := func(i int) {
+		running++
 		wg.Add(1)
 		go func(n Node) {
 			defer wg.Done()
-			defer close(done[n.Name])
-			for _, d := range n.Deps {
-				ch, ok := done[d]
-				if !ok {
-					continue
-				}
-				select {
-				case <-ch:
-				case <-ctx.Done():
-					set(n.Name, Status{State: Pending, Reason: ReasonInterrupted}, false)
-					return
-				}
-			}
-			if ctx.Err() != nil {
-				// Interrupted: start nothing new, and do not blame dependencies.
-				set(n.Name, Status{State: Pending, Reason: ReasonInterrupted}, false)
-				return
-			}
-			for _, d := range n.Deps {
-				if _, ok := done[d]; ok && !get(d).OK() {
-					set(n.Name, Status{State: Failed, Reason: ReasonDependencyFailed}, true)
-					return
-				}
-			}
-			if sem != nil {
-				select {
-				case sem <- struct{}{}:
-					defer func() { <-sem }()
-				case <-ctx.Done():
-					set(n.Name, Status{State: Pending, Reason: ReasonInterrupted}, false)
-					return
-				}
-			}
-			if ctx.Err() != nil {
-				set(n.Name, Status{State: Pending, Reason: ReasonInterrupted}, false)
-				return
-			}
 			var last Status
 			report := func(s Status) {
 				if s.Same(last) {
@@ -169,13 +268,46 @@ func Walk(ctx context.Context, nodes []Node, step Step, opts Options) Result {
 				set(n.Name, s, true)
 			}
 			final := step(ctx, n.Name, report)
-			if !final.Same(last) {
-				set(n.Name, final, true)
-			} else {
-				set(n.Name, final, false)
+			set(n.Name, final, !final.Same(last))
+			finished <- i
+		}(nodes[i])
+	}
+	for i := range nodes {
+		if left[i] == 0 {
+			resolve(i)
+		}
+	}
+	cancelled := ctx.Done()
+	for {
+		for q.Len() > 0 && (opts.MaxParallel <= 0 || running < opts.MaxParallel) && ctx.Err() == nil {
+			start(heap.Pop(q).(int))
+		}
+		if ctx.Err() != nil {
+			// Nothing queued starts: it is interrupted, and so is
+			// everything after it.
+			for q.Len() > 0 {
+				i := heap.Pop(q).(int)
+				set(nodes[i].Name, Status{State: Pending, Reason: ReasonInterrupted}, false)
+				done(i)
 			}
-		}(n)
+		}
+		if running == 0 {
+			break
+		}
+		select {
+		case i := <-finished:
+			running--
+			done(i)
+		case <-cancelled:
+			cancelled = nil
+		}
 	}
 	wg.Wait()
+	// Nodes never reached (a dependency cycle) are reported as interrupted.
+	for _, n := range nodes {
+		if _, ok := status[n.Name]; !ok {
+			status[n.Name] = Status{State: Pending, Reason: ReasonInterrupted}
+		}
+	}
 	return Result{Status: status}
 }
