@@ -148,7 +148,6 @@ func TestWalkMaxParallelStartsLongestChainFirst(t *testing.T) {
 		// Remaining chains: c1 4, c2 3, c3 2, s1 2 (t1 after it), the rest 1;
 		// equal chains go in the order given.
 		{"one slot", 1, []string{"c1", "c2", "s1", "c3", "s2", "s3", "c4", "t1"}},
-
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var mu sync.Mutex
