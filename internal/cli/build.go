@@ -98,7 +98,10 @@ func runBuild(ctx context.Context, f *Factory, o *BuildOptions) error {
 	if err := checkHooks(ctx, cfg, reg, g, hookrun.PreBuild, hookrun.PostBuild); err != nil {
 		return err
 	}
-	do := o.Common.deployOptions(ctx, f, cfg, reg, g)
+	do, err := o.Common.deployOptions(ctx, f, cfg, reg, g)
+	if err != nil {
+		return err
+	}
 	do.Force, do.MaxParallel, do.Tail, do.InProgress = o.Force, o.MaxParallel, o.Tail, o.InProgress
 	return runErr(ctx, o.Progress.run(ctx, f, do, o.Common.Verbose > 0, o.Tail, event.Build, deploy.Build))
 }

@@ -60,7 +60,10 @@ func runDestroy(ctx context.Context, f *Factory, o *DestroyOptions) error {
 	if err := checkHooks(ctx, cfg, reg, g, hookrun.PreDestroy, hookrun.PostDestroy); err != nil {
 		return err
 	}
-	do := o.Common.deployOptions(ctx, f, cfg, reg, g) // g not reversed: deploy.Destroy walks it dependants first
+	do, err := o.Common.deployOptions(ctx, f, cfg, reg, g) // g not reversed: deploy.Destroy walks it dependants first
+	if err != nil {
+		return err
+	}
 	do.MaxParallel, do.Tail = o.MaxParallel, o.Tail
 	return runErr(ctx, o.Progress.run(ctx, f, do, o.Common.Verbose > 0, o.Tail, event.Destroy, deploy.Destroy))
 }

@@ -47,7 +47,10 @@ func runDiff(ctx context.Context, f *Factory, o *DiffOptions) error {
 	if err != nil {
 		return err
 	}
-	do := o.Common.deployOptions(ctx, f, cfg, reg, g)
+	do, err := o.Common.deployOptions(ctx, f, cfg, reg, g)
+	if err != nil {
+		return err
+	}
 	do.Force, do.MaxParallel = o.Force, o.MaxParallel
 	return runErr(ctx, o.Progress.run(ctx, f, do, o.Common.Verbose > 0, false, event.Diff, deploy.Diff))
 }

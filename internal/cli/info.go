@@ -35,7 +35,10 @@ func runInfo(ctx context.Context, f *Factory, o *InfoOptions) error {
 	if err != nil {
 		return err
 	}
-	do := o.Common.deployOptions(ctx, f, cfg, reg, g) // the provider modes are unused by Info
+	do, err := o.Common.deployOptions(ctx, f, cfg, reg, g) // the provider modes are unused by Info
+	if err != nil {
+		return err
+	}
 	do.JSON = o.JSON
 	return runErr(ctx, deploy.Info(ctx, do))
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/stacker-go/stacker/internal/graph"
 	"github.com/stacker-go/stacker/internal/hookrun"
 	"github.com/stacker-go/stacker/internal/lookup"
+	"github.com/stacker-go/stacker/internal/preflight"
 	"github.com/stacker-go/stacker/internal/pybridge"
 	"github.com/stacker-go/stacker/internal/suggest"
 	"github.com/stacker-go/stacker/internal/target"
@@ -348,15 +349,22 @@ func (o *CommonOptions) load(ctx context.Context, f *Factory, s loadSpec) (*conf
 }
 
 // deployOptions prints the provider mode line (newConsole) and returns the
-// deploy options every AWS command shares; the caller adds its own.
-func (o *CommonOptions) deployOptions(ctx context.Context, f *Factory, cfg *config.Config, reg *lookup.Registry, g *graph.Graph) deploy.Options {
+// deploy options every AWS command shares; the caller adds its own. Before
+// any AWS call it checks that every profile the graph's stacks use exists
+// (preflight.Profiles): an unknown one is a config error (exit 2) at the
+// stack's profile: key, or naming --profile / AWS_PROFILE.
+func (o *CommonOptions) deployOptions(ctx context.Context, f *Factory, cfg *config.Config, reg *lookup.Registry, g *graph.Graph) (deploy.Options, error) {
 	stdio := f.IO
 	console := o.newConsole(f)
+	targets := f.targets(o.targetOptions(console))
+	if err := preflight.Profiles(cfg, g.Order(), targets); err != nil {
+		return deploy.Options{}, usageErr(err)
+	}
 	return deploy.Options{
 		Config:           cfg,
 		Graph:            g,
 		Lookups:          reg,
-		Targets:          f.targets(o.targetOptions(console)),
+		Targets:          targets,
 		Console:          console,
 		RecreateFailed:   o.RecreateFailed || o.Interactive,
 		Interactive:      o.Interactive,
@@ -365,7 +373,7 @@ func (o *CommonOptions) deployOptions(ctx context.Context, f *Factory, cfg *conf
 		Out:              stdio.Out,
 		ErrOut:           stdio.ErrOut,
 		In:               stdio.In,
-	}
+	}, nil
 }
 
 // usageErr marks err as bad usage or bad config (exit 2).

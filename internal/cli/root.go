@@ -21,6 +21,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/stacker-go/stacker/internal/config"
 	"github.com/stacker-go/stacker/internal/deploy"
+	"github.com/stacker-go/stacker/internal/doctor"
+	"github.com/stacker-go/stacker/internal/target"
 )
 
 // Exit codes (documented in the README).
@@ -154,6 +156,12 @@ func printError(w io.Writer, err error) {
 	}
 	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "\n  ")
 	fmt.Fprintln(w, "error:", msg)
+	// A credential failure (once per cause, every target it stops named)
+	// gets doctor's diagnosis as its hint.
+	var ce *target.CredentialError
+	if errors.As(err, &ce) {
+		fmt.Fprintf(w, "  hint: %s; `stacker doctor CONFIG` checks the credentials of every target\n", doctor.CredentialsFix(ce.Profile, ce.Err))
+	}
 }
 
 // NewRootCmd builds the command tree. The root owns the diagnostics

@@ -317,6 +317,7 @@ func (d *decoder) stack(n, at *yaml.Node, keyName, label string) (*Stack, []varR
 			st.TerminationProtection = d.boolean(v, where+p.key, false)
 		case "profile":
 			st.Profile, _ = d.str(v, where+p.key)
+			st.ProfilePos = d.pos(p.k)
 		case "region":
 			st.Region, _ = d.str(v, where+p.key)
 		case "stack_policy_path":

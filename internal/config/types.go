@@ -153,4 +153,6 @@ type Stack struct {
 	AccountID             string // the account this stack must land in
 
 	Pos Pos
+	// ProfilePos is where the stack's profile: key is (zero without one).
+	ProfilePos Pos
 }

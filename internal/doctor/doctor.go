@@ -189,7 +189,7 @@ func check(ctx context.Context, o Options, t *targetInfo, probe *probeObject) Ro
 		err = target.CleanError(err)
 	}
 	if err != nil {
-		fail(&r.Creds, credentialsFix(profile, err), err)
+		fail(&r.Creds, CredentialsFix(profile, err), err)
 		return r
 	}
 	r.Creds = OK
@@ -261,12 +261,21 @@ func check(ctx context.Context, o Options, t *targetInfo, probe *probeObject) Ro
 	return r
 }
 
-func credentialsFix(profile string, err error) string {
-	var mfa *target.MFACodeRequiredError
+// CredentialsFix is what to do about a credential failure of a target
+// whose profile is profile: the one diagnosis, shown in doctor's table and
+// as the hint under a run's credential error.
+func CredentialsFix(profile string, err error) string {
+	var (
+		mfa     *target.MFACodeRequiredError
+		none    *target.NoCredentialsError
+		unknown *target.UnknownProfileError
+	)
 	switch {
 	case errors.As(err, &mfa):
 		return fmt.Sprintf("run on a terminal to be asked for the code, or pass --mfa-code CODE (or %s=CODE) for %s", target.EnvMFACode, mfa.Serial)
-	case strings.Contains(err.Error(), "not found in"):
+	case errors.As(err, &none):
+		return fmt.Sprintf("name a profile of your AWS config file with --profile NAME (or export %s=NAME), or give the stack a profile:, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", target.EnvProfile)
+	case errors.As(err, &unknown), strings.Contains(err.Error(), "not found in"):
 		return fmt.Sprintf("add a [profile %s] section to your AWS config file (AWS_CONFIG_FILE) or fix the stack's profile", profile)
 	case strings.Contains(err.Error(), "credential_source = Environment"):
 		return "export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), e.g. from sts get-session-token or aws-vault exec"

@@ -50,9 +50,11 @@ func TestCredentialsFixNamesTheWayOut(t *testing.T) {
 	}{
 		{&target.MFACodeRequiredError{Profile: "master", Serial: "arn:aws:iam::1:mfa/a"}, "--mfa-code"},
 		{errString("profile nope not found in /x/config or /x/credentials"), "[profile prod]"},
+		{&target.UnknownProfileError{Profile: "nope", Files: []string{"/x/config"}}, "[profile prod]"},
+		{&target.CredentialError{Targets: []target.Key{{}}, Err: &target.NoCredentialsError{Files: []string{"/x/config"}}}, "--profile NAME (or export AWS_PROFILE=NAME)"},
 		{errString("profile master: credential_source = Environment, but AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set"), "export AWS_ACCESS_KEY_ID"},
 	} {
-		if got := credentialsFix("prod", c.err); !bytes.Contains([]byte(got), []byte(c.want)) {
+		if got := CredentialsFix("prod", c.err); !bytes.Contains([]byte(got), []byte(c.want)) {
 			t.Errorf("fix for %q = %q, want it to mention %q", c.err, got, c.want)
 		}
 	}

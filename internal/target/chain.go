@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/logging"
 )
 
 // defaultRegion is used for STS calls when neither the target, the
@@ -133,11 +135,17 @@ func (f *Factory) buildChain(ctx context.Context, profile string) (*Chain, error
 		if _, err := f.loadShared(ctx, "default"); err == nil {
 			profile = "default"
 		} else {
-			cfg, err := awsconfig.LoadDefaultConfig(ctx, f.sharedFileOptions()...)
+			// The SDK's logger off: its "falling back to IMDSv1" warning is
+			// noise to someone who simply named no profile.
+			cfg, err := awsconfig.LoadDefaultConfig(ctx, append(f.sharedFileOptions(), awsconfig.WithLogger(logging.Nop{}))...)
 			if err != nil {
 				return nil, fmt.Errorf("load default credentials: %w", err)
 			}
-			return &Chain{Hops: []string{"SDK default chain"}, Path: []string{"sdk"}, Credentials: asCache(cfg.Credentials)}, nil
+			var src aws.CredentialsProvider = cfg.Credentials
+			if f.onlyInstanceRoleLeft() {
+				src = &defaultChainProvider{inner: cfg.Credentials, files: f.ProfileFiles(), log: f.log}
+			}
+			return &Chain{Hops: []string{"SDK default chain"}, Path: []string{"sdk"}, Credentials: asCache(src)}, nil
 		}
 	}
 	sc, err := f.loadShared(ctx, profile)
@@ -281,6 +289,38 @@ func (f *Factory) buildChain(ctx context.Context, profile string) (*Chain, error
 	return ch, nil
 }
 
+// onlyInstanceRoleLeft reports whether, once environment keys and the
+// default profile are ruled out, the SDK's default chain has nothing left
+// to try but the EC2 instance role (no web identity or container
+// credentials are configured in the environment).
+func (f *Factory) onlyInstanceRoleLeft() bool {
+	for _, k := range []string{"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"} {
+		if f.getenv(k) != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// defaultChainProvider is the SDK default chain when only the instance role
+// is left to try: its failure becomes a *NoCredentialsError, the SDK's own
+// message (EC2 metadata 403 or timeout) logged at debug level.
+type defaultChainProvider struct {
+	inner aws.CredentialsProvider
+	files []string
+	log   *slog.Logger
+}
+
+func (p *defaultChainProvider) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	c, err := p.inner.Retrieve(ctx)
+	if err == nil || ctx.Err() != nil {
+		return c, err
+	}
+	err = cleanErr(err)
+	p.log.Debug("no profile, no environment keys, no default profile; the instance role failed too: " + err.Error())
+	return aws.Credentials{}, &NoCredentialsError{Files: p.files, Detail: err}
+}
+
 func sdkSourceName(sc *awsconfig.SharedConfig) string {
 	switch {
 	case sc.WebIdentityTokenFile != "":
@@ -310,7 +350,7 @@ func (f *Factory) loadShared(ctx context.Context, profile string) (awsconfig.Sha
 	if err != nil {
 		var nx awsconfig.SharedConfigProfileNotExistError
 		if errors.As(err, &nx) && nx.Profile == profile {
-			return sc, fmt.Errorf("profile %s not found in %s", profile, strings.Join(append(f.configFiles(), f.credentialsFiles()...), " or "))
+			return sc, &UnknownProfileError{Profile: profile, Files: f.ProfileFiles()}
 		}
 		return sc, fmt.Errorf("profile %s: %w", profile, err)
 	}

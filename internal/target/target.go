@@ -336,8 +336,11 @@ func (f *Factory) CheckAccount(ctx context.Context, k Key, want string, accounts
 // Preflight resolves the credentials of every target (in parallel, MFA
 // prompts one at a time and at most once per mfa_serial) so that a run that
 // cannot get credentials, for example because it needs an MFA code and has
-// neither a terminal nor --mfa-code, fails before any change. The errors of
-// all failing targets are joined, sorted by target.
+// neither a terminal nor --mfa-code, fails before any change. Failures are
+// reported once per cause: targets that fail with the same error (one
+// profile in several regions, profiles chained through the same refused
+// role hop) are one *CredentialError naming them all. The errors are
+// joined, sorted by their first target.
 func (f *Factory) Preflight(ctx context.Context, keys []Key) error {
 	seen := map[Key]bool{}
 	var uniq []Key
@@ -353,25 +356,45 @@ func (f *Factory) Preflight(ctx context.Context, keys []Key) error {
 	for i, k := range uniq {
 		g.Go(func() error {
 			cfg, err := f.Config(ctx, k)
-			if err == nil {
-				_, err = cfg.Credentials.Retrieve(ctx)
-				if err != nil {
-					err = fmt.Errorf("target %s: %w", k, cleanErr(err))
+			if err != nil {
+				// Config prefixes "target K: "; the cause is what groups.
+				if inner := errors.Unwrap(err); inner != nil {
+					err = inner
 				}
+			} else if _, err = cfg.Credentials.Retrieve(ctx); err != nil {
+				err = cleanErr(err)
 			}
 			errs[i] = err
 			return nil
 		})
 	}
 	_ = g.Wait()
-	var out []error
-	for _, e := range errs {
-		if e != nil {
-			out = append(out, e)
+	byCause := map[string]*CredentialError{}
+	var out []*CredentialError
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		ce, ok := byCause[err.Error()]
+		if !ok {
+			ce = &CredentialError{Profile: f.Profile(uniq[i]), Err: err}
+			byCause[err.Error()] = ce
+			out = append(out, ce)
+		}
+		ce.Targets = append(ce.Targets, uniq[i])
+	}
+	for _, ce := range out {
+		sort.Slice(ce.Targets, func(i, j int) bool { return ce.Targets[i].String() < ce.Targets[j].String() })
+		if len(ce.Targets) > 0 {
+			ce.Profile = f.Profile(ce.Targets[0])
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Error() < out[j].Error() })
-	return errors.Join(out...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Targets[0].String() < out[j].Targets[0].String() })
+	joined := make([]error, len(out))
+	for i, ce := range out {
+		joined[i] = ce
+	}
+	return errors.Join(joined...)
 }
 
 // Preflighter resolves the credentials of targets before any change
