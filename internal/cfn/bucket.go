@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -32,6 +34,51 @@ type Bucket struct {
 
 	once      sync.Once
 	ensureErr error
+
+	// RetryDeadline bounds how long one S3 call is retried through
+	// transient errors (0: DefaultUploadRetryDeadline). Set it before use.
+	RetryDeadline time.Duration
+	// sleep waits d or until ctx ends (tests replace it).
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+// DefaultUploadRetryDeadline is how long each call of the template bucket
+// (HeadBucket, CreateBucket, HeadObject, PutObject, ...) is retried through
+// throttling (S3's 503 SlowDown), 5xx answers, timeouts and dropped
+// connections before the stack fails.
+const DefaultUploadRetryDeadline = 5 * time.Minute
+
+// retry runs one S3 call of the bucket. The SDK under it already retries
+// a few attempts; while the call still fails transiently it is run again
+// after a jittered back-off (0.2 s doubling to 5 s), each attempt through
+// the target's budget, until the retry deadline. Every call of the bucket
+// is idempotent (keys are content-addressed; creating a bucket one owns
+// answers BucketAlreadyOwnedByYou), so a retry after a call that took
+// effect is harmless.
+func (b *Bucket) retry(ctx context.Context, call func() error) error {
+	deadline := b.RetryDeadline
+	if deadline <= 0 {
+		deadline = DefaultUploadRetryDeadline
+	}
+	sleep := b.sleep
+	if sleep == nil {
+		sleep = sleepCtx
+	}
+	start := time.Now()
+	backoff := 200 * time.Millisecond
+	for {
+		err := call()
+		if err == nil || !awserr.IsTransient(err) || ctx.Err() != nil {
+			return err
+		}
+		if time.Since(start) > deadline {
+			return fmt.Errorf("still failing after %s of retries: %w", deadline, err)
+		}
+		if err := sleep(ctx, backoff/2+rand.N(backoff)); err != nil {
+			return err
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
 }
 
 // NewBucket returns the bucket over an S3 client for its region. With a
@@ -62,7 +109,10 @@ func (b *Bucket) Ensure(ctx context.Context) error {
 }
 
 func (b *Bucket) ensure(ctx context.Context) error {
-	_, err := b.api.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(b.Name)})
+	err := b.retry(ctx, func() error {
+		_, err := b.api.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(b.Name)})
+		return err
+	})
 	if err == nil {
 		return nil
 	}
@@ -80,23 +130,32 @@ func (b *Bucket) ensure(ctx context.Context) error {
 	if b.Region != "" && b.Region != "us-east-1" {
 		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(b.Region)}
 	}
-	if _, err := b.api.CreateBucket(ctx, in); err != nil && errorCode(err) != "BucketAlreadyOwnedByYou" {
+	if err := b.retry(ctx, func() error {
+		_, err := b.api.CreateBucket(ctx, in)
+		return err
+	}); err != nil && errorCode(err) != "BucketAlreadyOwnedByYou" {
 		return fmt.Errorf("create template bucket %s in %s: %w", b.Name, b.Region, err)
 	}
-	if _, err := b.api.PutBucketEncryption(ctx, &s3.PutBucketEncryptionInput{
-		Bucket: aws.String(b.Name),
-		ServerSideEncryptionConfiguration: &s3types.ServerSideEncryptionConfiguration{Rules: []s3types.ServerSideEncryptionRule{{
-			ApplyServerSideEncryptionByDefault: &s3types.ServerSideEncryptionByDefault{SSEAlgorithm: s3types.ServerSideEncryptionAes256},
-		}}},
+	if err := b.retry(ctx, func() error {
+		_, err := b.api.PutBucketEncryption(ctx, &s3.PutBucketEncryptionInput{
+			Bucket: aws.String(b.Name),
+			ServerSideEncryptionConfiguration: &s3types.ServerSideEncryptionConfiguration{Rules: []s3types.ServerSideEncryptionRule{{
+				ApplyServerSideEncryptionByDefault: &s3types.ServerSideEncryptionByDefault{SSEAlgorithm: s3types.ServerSideEncryptionAes256},
+			}}},
+		})
+		return err
 	}); err != nil {
 		return fmt.Errorf("set default encryption on template bucket %s: %w", b.Name, err)
 	}
-	if _, err := b.api.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{
-		Bucket: aws.String(b.Name),
-		PublicAccessBlockConfiguration: &s3types.PublicAccessBlockConfiguration{
-			BlockPublicAcls: aws.Bool(true), IgnorePublicAcls: aws.Bool(true),
-			BlockPublicPolicy: aws.Bool(true), RestrictPublicBuckets: aws.Bool(true),
-		},
+	if err := b.retry(ctx, func() error {
+		_, err := b.api.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{
+			Bucket: aws.String(b.Name),
+			PublicAccessBlockConfiguration: &s3types.PublicAccessBlockConfiguration{
+				BlockPublicAcls: aws.Bool(true), IgnorePublicAcls: aws.Bool(true),
+				BlockPublicPolicy: aws.Bool(true), RestrictPublicBuckets: aws.Bool(true),
+			},
+		})
+		return err
 	}); err != nil {
 		return fmt.Errorf("block public access on template bucket %s: %w", b.Name, err)
 	}
@@ -109,19 +168,25 @@ func (b *Bucket) Upload(ctx context.Context, key string, body []byte, contentTyp
 	if err := b.Ensure(ctx); err != nil {
 		return "", err
 	}
-	_, err := b.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(b.Name), Key: aws.String(key)})
+	err := b.retry(ctx, func() error {
+		_, err := b.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(b.Name), Key: aws.String(key)})
+		return err
+	})
 	if err == nil {
 		return b.URL(key), nil
 	}
 	if c := errorCode(err); c != "NotFound" && c != "NoSuchKey" && c != "404" {
 		return "", fmt.Errorf("check template s3://%s/%s: %w", b.Name, key, err)
 	}
-	if _, err := b.api.PutObject(ctx, &s3.PutObjectInput{
-		Bucket:               aws.String(b.Name),
-		Key:                  aws.String(key),
-		Body:                 bytes.NewReader(body),
-		ContentType:          aws.String(contentType),
-		ServerSideEncryption: s3types.ServerSideEncryptionAes256,
+	if err := b.retry(ctx, func() error {
+		_, err := b.api.PutObject(ctx, &s3.PutObjectInput{
+			Bucket:               aws.String(b.Name),
+			Key:                  aws.String(key),
+			Body:                 bytes.NewReader(body),
+			ContentType:          aws.String(contentType),
+			ServerSideEncryption: s3types.ServerSideEncryptionAes256,
+		})
+		return err
 	}); err != nil {
 		return "", fmt.Errorf("upload template s3://%s/%s: %w", b.Name, key, err)
 	}
