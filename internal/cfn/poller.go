@@ -42,6 +42,10 @@ type poller struct {
 type pollResult struct {
 	st  *Stack // nil: the stack is gone (confirmed)
 	err error
+	// round is the round that answered (1, 2, ...); asked is the last
+	// round started when the waiter asked. round-asked is how many rounds
+	// the waiter waited: always 1, whatever the throttling (fairness).
+	round, asked int
 }
 
 // pollShare is the part of a target's read budget the status poller may
@@ -54,12 +58,19 @@ const minRound = 100 * time.Millisecond
 // next waits for the next round that starts after the call and returns the
 // stack's status in it (nil when the stack is confirmed gone).
 func (pl *poller) next(ctx context.Context, id string) (*Stack, error) {
+	r := pl.nextResult(ctx, id)
+	return r.st, r.err
+}
+
+// nextResult is next with the round that answered.
+func (pl *poller) nextResult(ctx context.Context, id string) pollResult {
 	ch := make(chan pollResult, 1)
 	pl.mu.Lock()
 	if pl.waiting == nil {
 		pl.waiting = map[string][]chan pollResult{}
 	}
 	pl.waiting[id] = append(pl.waiting[id], ch)
+	asked := pl.rounds
 	if !pl.running {
 		pl.running = true
 		go pl.run(context.WithoutCancel(ctx))
@@ -67,10 +78,11 @@ func (pl *poller) next(ctx context.Context, id string) (*Stack, error) {
 	pl.mu.Unlock()
 	select {
 	case r := <-ch:
-		return r.st, r.err
+		r.asked = asked
+		return r
 	case <-ctx.Done():
 		pl.drop(id, ch)
-		return nil, ctx.Err()
+		return pollResult{err: ctx.Err()}
 	}
 }
 
@@ -124,6 +136,7 @@ func (pl *poller) run(ctx context.Context) {
 		pl.waiting = map[string][]chan pollResult{}
 		pages := pl.pages
 		pl.rounds++
+		round := pl.rounds
 		pl.mu.Unlock()
 
 		ids := make([]string, 0, len(batch))
@@ -141,8 +154,10 @@ func (pl *poller) run(ctx context.Context) {
 			pl.mu.Unlock()
 		}
 		for id, chs := range batch {
+			r := results[id]
+			r.round = round
 			for _, ch := range chs {
-				ch <- results[id]
+				ch <- r
 			}
 		}
 	}
@@ -153,7 +168,7 @@ func (pl *poller) perStack(ctx context.Context, ids []string) map[string]pollRes
 	out := make(map[string]pollResult, len(ids))
 	for _, id := range ids {
 		st, err := pl.p.Describe(ctx, id)
-		out[id] = pollResult{st, err}
+		out[id] = pollResult{st: st, err: err}
 	}
 	return out
 }

@@ -49,16 +49,13 @@ func newLimiter(rps float64) *Limiter {
 	return &Limiter{lim: rate.NewLimiter(rate.Limit(rps), burst(rps)), ceiling: rps, floor: rps / 16}
 }
 
-// burst is a second's worth of calls, at least 1 and at most MaxBurst.
+// burst is MaxBurst, CloudFormation's own: a budget's rate stays below the
+// service's, so a burst as large as the service's never trips it, and a
+// level of the graph whose stacks become ready at once (up to 10 first
+// Describes, 10 submissions per target) starts without queueing. Below 1
+// call per second the burst is the calls of 10 seconds, at least 1.
 func burst(rps float64) int {
-	b := int(math.Ceil(rps))
-	if b < 1 {
-		b = 1
-	}
-	if b > MaxBurst {
-		b = MaxBurst
-	}
-	return b
+	return max(1, min(MaxBurst, int(math.Ceil(10*rps))))
 }
 
 // Wait blocks until the budget allows one call or ctx ends.

@@ -74,8 +74,11 @@ func TestClientsRetryThrottlesThroughTheBudget(t *testing.T) {
 
 func TestLimiterBackOffAndRecovery(t *testing.T) {
 	l := newLimiter(4)
-	if l.lim.Burst() != 4 {
-		t.Errorf("burst %d", l.lim.Burst())
+	if l.lim.Burst() != MaxBurst {
+		t.Errorf("burst %d, want the server's", l.lim.Burst())
+	}
+	if b := newLimiter(0.2).lim.Burst(); b != 2 {
+		t.Errorf("burst %d at 0.2 calls/s, want 10 seconds' worth", b)
 	}
 	if newLimiter(40).lim.Burst() != MaxBurst {
 		t.Error("burst above the server's")

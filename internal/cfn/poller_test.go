@@ -1,0 +1,160 @@
+package cfn
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+)
+
+// throttledCFN answers DescribeStacks only, throttling a fraction of the
+// calls (seeded). Its stacks are ours (in progress until their doneAt-th
+// successful read, listing or direct) and foreign ones (complete), listed
+// 100 a page.
+type throttledCFN struct {
+	API // only DescribeStacks is called
+
+	mu        sync.Mutex
+	rnd       *rand.Rand
+	throttle  float64
+	ids       []string // listing order: ours, then foreign
+	doneAt    map[string]int
+	served    map[string]int // successful reads of each of ours
+	calls     int
+	throttled int
+}
+
+func (f *throttledCFN) status(id string) string {
+	if at, ok := f.doneAt[id]; ok {
+		f.served[id]++
+		if f.served[id] < at {
+			return "CREATE_IN_PROGRESS"
+		}
+	}
+	return "CREATE_COMPLETE"
+}
+
+func (f *throttledCFN) DescribeStacks(ctx context.Context, in *cloudformation.DescribeStacksInput, _ ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.rnd.Float64() < f.throttle {
+		f.throttled++
+		return nil, apiErr("Throttling", "Rate exceeded")
+	}
+	stack := func(id string) types.Stack {
+		return types.Stack{StackId: aws.String(id), StackName: aws.String(id), StackStatus: types.StackStatus(f.status(id))}
+	}
+	if in.StackName != nil {
+		return &cloudformation.DescribeStacksOutput{Stacks: []types.Stack{stack(*in.StackName)}}, nil
+	}
+	start := 0
+	if in.NextToken != nil {
+		start, _ = strconv.Atoi(*in.NextToken)
+	}
+	end := min(start+100, len(f.ids))
+	out := &cloudformation.DescribeStacksOutput{}
+	for _, id := range f.ids[start:end] {
+		out.Stacks = append(out.Stacks, stack(id))
+	}
+	if end < len(f.ids) {
+		out.NextToken = aws.String(strconv.Itoa(end))
+	}
+	return out, nil
+}
+
+// Fairness under a saturated read budget: at 90% throttling of
+// DescribeStacks every waiting stack is served by every round (a round
+// retries its throttled calls until they succeed, for everyone at once),
+// so every ask is answered by the next round that starts (the one in
+// flight when it asked does not serve it): no stack waits more than one
+// round for a status, and every stack finishes. Measured in rounds, not
+// wall time.
+func TestPollerServesEveryWaiterEachRoundUnderHeavyThrottling(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		ours, foreign int
+		wantPerStack  bool // few waiters among many foreign stacks: per-stack polls
+		throttle      float64
+		maxWait       int
+	}{
+		{name: "listing, 40 waiting among 160 foreign", ours: 40, foreign: 160, throttle: 0.9, maxWait: 1},
+		{name: "per-stack, 2 waiting among 900 foreign", ours: 2, foreign: 900, wantPerStack: true, throttle: 0.9, maxWait: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &throttledCFN{rnd: rand.New(rand.NewPCG(7, 7)), throttle: tc.throttle, doneAt: map[string]int{}, served: map[string]int{}}
+			for i := range tc.ours {
+				id := fmt.Sprintf("ours-%02d", i)
+				f.ids = append(f.ids, id)
+				f.doneAt[id] = 3 + i%7 // finishing at different rounds
+			}
+			for i := range tc.foreign {
+				f.ids = append(f.ids, fmt.Sprintf("foreign-%04d", i))
+			}
+			p := New(f, Options{
+				ReadRate: func() float64 { return 1e6 }, // rounds back to back: the throttles saturate
+				Sleep: func(ctx context.Context, d time.Duration) error {
+					time.Sleep(100 * time.Microsecond)
+					return ctx.Err()
+				},
+			})
+			if tc.wantPerStack {
+				// Learn the listing's size first, as a run does once it
+				// has listed.
+				p.poll.pages = (tc.ours + tc.foreign + 99) / 100
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			type seen struct {
+				waits     []int // rounds waited per ask
+				doneRound int
+			}
+			got := make([]seen, tc.ours)
+			var wg sync.WaitGroup
+			for i := range tc.ours {
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					id := f.ids[i]
+					for {
+						r := p.poll.nextResult(ctx, id)
+						if r.err != nil {
+							t.Errorf("%s: %v", id, r.err)
+							return
+						}
+						got[i].waits = append(got[i].waits, r.round-r.asked)
+						if r.st != nil && !InProgress(r.st.Status) {
+							got[i].doneRound = r.round
+							return
+						}
+					}
+				}(i)
+			}
+			wg.Wait()
+			if f.throttled*10 < f.calls*8 {
+				t.Fatalf("only %d of %d calls throttled", f.throttled, f.calls)
+			}
+			for i, s := range got {
+				// Ticks without status: rounds waited for each answer.
+				if m := slices.Max(s.waits); m > tc.maxWait {
+					t.Errorf("%s waited %d rounds for a status (per ask: %v)", f.ids[i], m, s.waits)
+				}
+				if s.doneRound == 0 {
+					t.Errorf("%s never finished", f.ids[i])
+				}
+			}
+			if tc.wantPerStack && f.calls > 0 && p.poll.pages != (tc.ours+tc.foreign+99)/100 {
+				t.Errorf("the poller listed (%d pages) where per-stack polls were cheaper", p.poll.pages)
+			}
+			t.Logf("%d rounds, %d DescribeStacks calls, %d throttled", p.poll.rounds, f.calls, f.throttled)
+		})
+	}
+}
