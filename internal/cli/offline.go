@@ -64,7 +64,7 @@ func dumpTemplates(ctx context.Context, stdio IO, cfg *config.Config, reg *looku
 		}
 		path, err := dumpStack(ctx, cfg, reg, st, dir)
 		if err != nil {
-			fmt.Fprintf(w, "error: stack %q: %v\n", name, err)
+			fmt.Fprintf(w, "error: %v\n", err) // dumpStack's errors name the stack once
 			failed = append(failed, name)
 			continue
 		}
@@ -76,7 +76,27 @@ func dumpTemplates(ctx context.Context, stdio IO, cfg *config.Config, reg *looku
 	return nil
 }
 
+// dumpStack renders one stack into dir. Its errors name the stack once:
+// template.Render's already do, the others get the prefix here.
 func dumpStack(ctx context.Context, cfg *config.Config, reg *lookup.Registry, st *config.Stack, dir string) (string, error) {
+	path, err := dumpStackTemplate(ctx, cfg, reg, st, dir)
+	var rerr renderError
+	switch {
+	case err == nil:
+		return path, nil
+	case errors.As(err, &rerr):
+		return "", rerr.err
+	}
+	return "", fmt.Errorf("stack %q: %w", st.Name, err)
+}
+
+// renderError is template.Render's error, which names the stack itself.
+type renderError struct{ err error }
+
+func (e renderError) Error() string { return e.err.Error() }
+func (e renderError) Unwrap() error { return e.err }
+
+func dumpStackTemplate(ctx context.Context, cfg *config.Config, reg *lookup.Registry, st *config.Stack, dir string) (string, error) {
 	env := cfg.LookupEnv(st)
 	env.Offline = true // output and hook_data render placeholders; AWS lookups fail
 	vars := map[string]any{}
@@ -93,7 +113,7 @@ func dumpStack(ctx context.Context, cfg *config.Config, reg *lookup.Registry, st
 	}
 	tpl, err := template.Render(ctx, cfg, st, vars)
 	if err != nil {
-		return "", fmt.Errorf("render template: %w", err)
+		return "", renderError{err}
 	}
 	if tpl == nil {
 		return "", errors.New("render template: no template")
