@@ -38,6 +38,18 @@ type ParamChange struct {
 // values are masked on both sides and never count as a change: the old
 // value is unknown (CloudFormation shows ****) and the new one is secret.
 func ParameterDiff(declared []blueprint.Parameter, values, old map[string]string) []ParamChange {
+	all := ParameterChanges(declared, values, old)
+	for _, c := range all {
+		if c.Status != ParamUnchanged {
+			return all
+		}
+	}
+	return nil
+}
+
+// ParameterChanges is ParameterDiff's comparison of every parameter,
+// returned also when none changed (diff --json lists them all).
+func ParameterChanges(declared []blueprint.Parameter, values, old map[string]string) []ParamChange {
 	noEcho := map[string]bool{}
 	newv := map[string]string{}
 	for _, d := range declared {
@@ -56,7 +68,6 @@ func ParameterDiff(declared []blueprint.Parameter, values, old map[string]string
 		keys[k] = true
 	}
 	var out []ParamChange
-	changed := false
 	for _, k := range slices.Sorted(maps.Keys(keys)) {
 		o, hadOld := old[k]
 		n, hasNew := newv[k]
@@ -79,11 +90,7 @@ func ParameterDiff(declared []blueprint.Parameter, values, old map[string]string
 		default:
 			c.Status = ParamRemoved
 		}
-		changed = changed || c.Status != ParamUnchanged
 		out = append(out, c)
-	}
-	if !changed {
-		return nil
 	}
 	return out
 }

@@ -2,11 +2,10 @@ package cfn
 
 import (
 	"context"
-	"fmt"
-	"sort"
-	"strings"
+	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/stacker-go/stacker/internal/engine"
 )
@@ -24,11 +23,7 @@ const noEchoMask = "****"
 
 // DiffSpec describes one stack to diff.
 type DiffSpec struct {
-	Name, FQN string
-	// Label names the stack in the printed diff; "" means FQN. The run sets
-	// it to "FQN (config name)" when stacks in different targets share a
-	// CloudFormation name, so prod/vpc and stage/vpc are told apart.
-	Label            string
+	Name, FQN        string
 	Locked, Forced   bool
 	Tags             map[string]string
 	RoleARN          string
@@ -38,28 +33,34 @@ type DiffSpec struct {
 	Deps StackDeps
 }
 
-// Diff shows what a build would change in one stack, through a change set
+// Diff finds what a build would change in one stack, through a change set
 // that is deleted afterwards (with the temporary REVIEW_IN_PROGRESS stack
 // of a new stack). Parameters are built as build builds them
-// (UsePreviousValue included) and NoEcho values are never printed.
-func (p *Provider) Diff(ctx context.Context, s *DiffSpec) (o Outcome) {
-	label := s.Label
-	if label == "" {
-		label = s.FQN
+// (UsePreviousValue included) and NoEcho values are masked in what it
+// returns. The outcome's Diff is the stack's part of the plan, without its
+// target (the run knows it); its Outputs are what dependants receive,
+// inferred as stacker does.
+func (p *Provider) Diff(ctx context.Context, s *DiffSpec) Outcome {
+	d := &StackDiff{Name: s.Name, FQN: s.FQN, Parameters: []ValueDiff{}, Tags: []ValueDiff{}, ResourceChanges: []ResourceChange{}}
+	fail := func(o Outcome) Outcome {
+		d.Action, d.Reason = DiffFailed, o.Status.Reason
+		o.Diff = d
+		return o
 	}
 	st, err := p.Describe(ctx, s.FQN)
 	if err != nil {
-		return failedErr(err)
+		return fail(failedErr(err))
 	}
 	if st != nil && st.Status == "DELETE_COMPLETE" {
 		st = nil
 	}
 	if st != nil && s.Locked && !s.Forced {
-		return Outcome{Status: engine.Status{State: engine.Skipped, Reason: ReasonLocked}, Outputs: st.Outputs}
+		d.Action, d.Reason, d.Outputs = DiffLocked, ReasonLocked, st.Outputs
+		return Outcome{Status: engine.Status{State: engine.Skipped, Reason: ReasonLocked}, Outputs: st.Outputs, Diff: d}
 	}
 	req, err := s.Deps.Prepare(ctx)
 	if err != nil {
-		return failedErr(err)
+		return fail(failedErr(err))
 	}
 	existing := st
 	csType := types.ChangeSetTypeUpdate
@@ -68,121 +69,65 @@ func (p *Provider) Diff(ctx context.Context, s *DiffSpec) (o Outcome) {
 	}
 	params, err := BuildParameters(req.Declared, req.Values, existing)
 	if err != nil {
-		return failedErr(err)
+		return fail(failedErr(err))
 	}
-	outputs := inferOutputs(s.FQN, existing, req.Outputs)
+	var oldParams, oldTags, current map[string]string
+	var oldDefs []OutputDef
+	if existing != nil {
+		oldParams, oldTags, current = existing.Parameters, existing.Tags, existing.Outputs
+		if oldDefs, err = p.templateOutputs(ctx, existing.ID); err != nil {
+			return fail(failedErr(err))
+		}
+	}
+	sec := newSecrets(req.Declared, req.Values)
+	d.Parameters, d.Tags = paramDiffs(req, oldParams), tagDiffs(oldTags, s.Tags)
+	newDefs := req.OutputDefs
+	if newDefs == nil {
+		for _, n := range req.Outputs {
+			newDefs = append(newDefs, OutputDef{Name: n})
+		}
+	}
 	cs, err := p.CreateChangeSet(ctx, &ChangeSetSpec{
 		FQN: s.FQN, Type: csType, Prefix: "stacker-diff", Request: req, Parameters: params,
 		Tags: s.Tags, RoleARN: s.RoleARN, NotificationARNs: s.NotificationARNs,
 	})
 	if err != nil {
-		return failedErr(err)
+		return fail(failedErr(err))
 	}
 	if cs.NoChange {
-		return Outcome{Status: engine.Status{State: engine.Complete}, Outputs: outputs, Diff: fmt.Sprintf("No changes: %s\n", label)}
+		d.Action = DiffNoChange
+	} else {
+		d.ResourceChanges = resourceChanges(cs.Changes, sec)
+		d.Action = diffAction(csType, d.ResourceChanges)
+		if err := cs.Delete(ctx); err != nil {
+			d.Warnings = append(d.Warnings, "could not clean up: "+err.Error())
+		}
 	}
-	o = Outcome{Status: engine.Status{State: engine.Complete}, Outputs: outputs, Diff: FormatDiff(label, existing, req, cs.Changes)}
-	if err := cs.Delete(ctx); err != nil {
-		o.Diff += fmt.Sprintf("%s: could not clean up: %s\n", label, err)
+	outputs := inferOutputs(s.FQN, current, oldDefs, newDefs, d.ResourceChanges)
+	d.Outputs = map[string]string{}
+	for k, v := range outputs {
+		d.Outputs[k] = sec.mask(v)
 	}
-	return o
+	return Outcome{Status: engine.Status{State: engine.Complete}, Outputs: outputs, Diff: d}
 }
 
-// inferOutputs are the outputs dependants see during diff: the current
-// ones, plus a visible placeholder for each template output not there yet.
-func inferOutputs(fqn string, st *Stack, names []string) map[string]string {
-	out := map[string]string{}
-	if st != nil {
-		for k, v := range st.Outputs {
-			out[k] = v
-		}
+// templateOutputs reads the outputs of a stack's current template.
+func (p *Provider) templateOutputs(ctx context.Context, stackID string) ([]OutputDef, error) {
+	var out *cloudformation.GetTemplateOutput
+	err := p.doRead(ctx, func() error {
+		var err error
+		out, err = p.read.GetTemplate(ctx, &cloudformation.GetTemplateInput{StackName: aws.String(stackID)})
+		return err
+	})
+	if err != nil {
+		return nil, &CallError{Op: "get template", Err: err}
 	}
-	for _, n := range names {
-		if _, ok := out[n]; !ok {
-			out[n] = fmt.Sprintf("<inferred-change: %s.%s>", fqn, n)
-		}
+	defs, err := OutputDefinitions(aws.ToString(out.TemplateBody))
+	if err != nil {
+		// The old template only narrows which outputs keep their value: an
+		// unreadable one keeps them all.
+		slog.Debug("diff: the current template's outputs are unreadable", "stack", stackID, "err", err)
+		return nil, nil
 	}
-	return out
-}
-
-// FormatDiff renders a stack's parameter diff (stacker's DictValue lines,
-// sorted by key) and its resource changes. NoEcho values print as ****
-// and are never reported as changed, since the old value is unknown.
-func FormatDiff(fqn string, st *Stack, req *Request, changes []types.Change) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s changes:\n", fqn)
-	noEcho := map[string]bool{}
-	for _, d := range req.Declared {
-		noEcho[d.Name] = d.NoEcho
-	}
-	old := map[string]string{}
-	if st != nil {
-		old = st.Parameters
-	}
-	newv := map[string]string{}
-	for _, d := range req.Declared {
-		if v, ok := req.Values[d.Name]; ok {
-			newv[d.Name] = v
-		} else if v, ok := old[d.Name]; ok {
-			newv[d.Name] = v
-		}
-	}
-	keys := map[string]bool{}
-	for k := range old {
-		keys[k] = true
-	}
-	for k := range newv {
-		keys[k] = true
-	}
-	sorted := make([]string, 0, len(keys))
-	for k := range keys {
-		sorted = append(sorted, k)
-	}
-	sort.Strings(sorted)
-	var lines []string
-	changed := false
-	for _, k := range sorted {
-		o, hadOld := old[k]
-		n, hasNew := newv[k]
-		if noEcho[k] || o == noEchoMask {
-			o, n = noEchoMask, noEchoMask
-		}
-		switch {
-		case hadOld && hasNew && o == n:
-			lines = append(lines, fmt.Sprintf(" %s = %s", k, n))
-		case hadOld && hasNew:
-			lines = append(lines, fmt.Sprintf("-%s = %s", k, o), fmt.Sprintf("+%s = %s", k, n))
-			changed = true
-		case hasNew:
-			lines = append(lines, fmt.Sprintf("+%s = %s", k, n))
-			changed = true
-		default:
-			lines = append(lines, fmt.Sprintf("-%s = %s", k, o))
-			changed = true
-		}
-	}
-	if changed {
-		b.WriteString("--- Old Parameters\n+++ New Parameters\n******************\n")
-		for _, l := range lines {
-			b.WriteString(l + "\n")
-		}
-	}
-	if len(changes) > 0 {
-		b.WriteString("Changes:\n")
-		for _, c := range changes {
-			rc := c.ResourceChange
-			if rc == nil {
-				continue
-			}
-			line := fmt.Sprintf("- %s %s (%s)", rc.Action, aws.ToString(rc.LogicalResourceId), aws.ToString(rc.ResourceType))
-			if rc.Replacement != "" && rc.Replacement != types.ReplacementFalse {
-				line += " replacement: " + string(rc.Replacement)
-			}
-			b.WriteString(line + "\n")
-		}
-	}
-	if !changed && len(changes) == 0 {
-		b.WriteString("(no resource or parameter changes)\n")
-	}
-	return b.String()
+	return defs, nil
 }

@@ -55,6 +55,7 @@ type fakeStack struct {
 	seq                      []string
 	params, tags, outputs    map[string]string
 	tp                       bool
+	template                 string
 	events                   []types.StackEvent
 }
 
@@ -323,6 +324,17 @@ func (f *fakeCFN) DeleteChangeSet(ctx context.Context, in *cloudformation.Delete
 		return nil, ctx.Err()
 	}
 	return &cloudformation.DeleteChangeSetOutput{}, nil
+}
+
+func (f *fakeCFN) GetTemplate(ctx context.Context, in *cloudformation.GetTemplateInput, _ ...func(*cloudformation.Options)) (*cloudformation.GetTemplateOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("GetTemplate")
+	s := f.find(aws.ToString(in.StackName))
+	if s == nil {
+		return nil, apiErr("ValidationError", "Stack with id "+aws.ToString(in.StackName)+" does not exist")
+	}
+	return &cloudformation.GetTemplateOutput{TemplateBody: aws.String(s.template)}, nil
 }
 
 func (f *fakeCFN) ExecuteChangeSet(ctx context.Context, in *cloudformation.ExecuteChangeSetInput, _ ...func(*cloudformation.Options)) (*cloudformation.ExecuteChangeSetOutput, error) {

@@ -49,8 +49,11 @@ type Request struct {
 	Values   map[string]string
 	// StackPolicy is the stack policy body ("" for none).
 	StackPolicy string
-	// Outputs are the template's output names (diff infers placeholders).
+	// Outputs are the template's output names.
 	Outputs []string
+	// OutputDefs are the template's outputs with their values (diff's
+	// inferred-change placeholders); nil outside diff.
+	OutputDefs []OutputDef
 }
 
 // LaunchSpec describes one stack to build.
@@ -105,8 +108,8 @@ type Outcome struct {
 	// known CloudFormation status.
 	Changing   bool
 	LastStatus string
-	// Diff is the text diff shows for the stack (diff only).
-	Diff string
+	// Diff is what diff found for the stack (diff only).
+	Diff *StackDiff
 }
 
 // failed is a failure that is not an error (a rollback, a refused state

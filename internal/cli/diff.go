@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/spf13/cobra"
 	"github.com/stacker-go/stacker/internal/deploy"
 	"github.com/stacker-go/stacker/internal/event"
+	"github.com/stacker-go/stacker/internal/ui"
 )
 
 // DiffOptions are the flags of `stacker diff`.
@@ -14,6 +16,7 @@ type DiffOptions struct {
 	Force       []string // diff these locked stacks too
 	Stacks      []string // these plus their dependencies
 	MaxParallel int
+	JSON        bool // the plan as one JSON document on stdout
 	Progress    ProgressFlags
 }
 
@@ -24,10 +27,21 @@ func newDiffCmdWith(f *Factory, runF func(context.Context, *Factory, *DiffOption
 	cmd := &cobra.Command{
 		Use:   "diff [environment] config",
 		Short: "Show what build would change, through change sets",
-		Args:  positionalArgs,
+		Long: `Show what build would change, through change sets that are deleted afterwards.
+
+Per stack: parameters old and new (NoEcho values masked on both sides), tags,
+and resource changes with replacements marked (!! replacement) and the
+properties they change. Stacks are compared in parallel by the graph; the
+plan is printed once all are done, in graph order. Dependants see the
+outputs a change may alter as <inferred-change: stack.Output=value>.
+With --json the plan is one JSON document (docs/diff-json.md).`,
+		Args: positionalArgs,
 		RunE: o.Common.runE(f, func(cmd *cobra.Command) error {
 			if err := o.Progress.complete(cmd, f.getenv); err != nil {
 				return err
+			}
+			if o.JSON && o.Progress.Progress == ui.ProgressJSON {
+				return fmt.Errorf("--json and --progress json both write stdout: choose one (--progress plain shows the run on stderr)")
 			}
 			return checkMaxParallel(o.MaxParallel)
 		},
@@ -38,6 +52,7 @@ func newDiffCmdWith(f *Factory, runF func(context.Context, *Factory, *DiffOption
 	fl.StringArrayVar(&o.Force, "force", nil, "diff the locked stack `NAME` too (repeatable)")
 	addStacksFlag(cmd, &o.Stacks, false, "only this stack or target and its dependencies")
 	fl.IntVarP(&o.MaxParallel, "max-parallel", "j", 0, "at most `N` stacks in flight (0 = no limit)")
+	fl.BoolVar(&o.JSON, "json", false, "print the plan as one JSON document on stdout (schema: docs/diff-json.schema.json)")
 	addProgressFlags(cmd, &o.Progress)
 	return cmd
 }
@@ -51,6 +66,6 @@ func runDiff(ctx context.Context, f *Factory, o *DiffOptions) error {
 	if err != nil {
 		return err
 	}
-	do.Force, do.MaxParallel = o.Force, o.MaxParallel
+	do.Force, do.MaxParallel, do.JSON = o.Force, o.MaxParallel, o.JSON
 	return runErr(ctx, o.Progress.run(ctx, f, do, o.Common.Verbose > 0, false, event.Diff, deploy.Diff))
 }

@@ -125,6 +125,13 @@ func (r *run) prepareWith(ctx context.Context, st *config.Stack, fqn string, dif
 		return nil, err
 	}
 	req := &cfn.Request{Declared: tpl.Parameters, Values: tpl.ParameterValues, Outputs: tpl.Outputs}
+	if diff {
+		defs, err := cfn.OutputDefinitions(string(tpl.Body))
+		if err != nil {
+			return nil, err
+		}
+		req.OutputDefs = defs
+	}
 	bucketName, useBucket := r.bucketName()
 	if diff && len(tpl.Body) <= cfn.MaxTemplateBody {
 		useBucket = false

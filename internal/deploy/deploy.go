@@ -124,7 +124,7 @@ type Options struct {
 	RecreateFailed   bool
 	Interactive      bool
 	ReplacementsOnly bool
-	// JSON makes info print JSON on Out.
+	// JSON makes info and diff print JSON on Out.
 	JSON bool
 	// HookFallback runs hooks not registered in Go (the Python bridge);
 	// nil means only Go hooks run.

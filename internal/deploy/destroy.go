@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"sort"
 
 	"github.com/stacker-go/stacker/internal/cfn"
@@ -50,45 +49,6 @@ func (r *run) destroyStep(ctx context.Context, name string, report func(engine.S
 	out := p.Destroy(ctx, spec, report)
 	if out.Changing {
 		r.addChanging(ChangingStack{Name: name, FQN: fqn, Status: out.LastStatus})
-	}
-	return out.Status
-}
-
-// Diff shows, for every stack of the graph, what build would change,
-// through change sets it deletes afterwards (stacker §5.13). Status lines
-// go to the console (skipped (disabled|locked), complete, failed), the
-// diffs to Out. No hooks, no bucket creation: templates over the inline
-// limit are uploaded only when the bucket exists.
-func Diff(ctx context.Context, o Options) error {
-	if err := o.check(); err != nil {
-		return err
-	}
-	if o.Interactive {
-		return fmt.Errorf("diff -i is %w: run diff without -i", ErrNotSupported)
-	}
-	r := newRun(&o, event.Diff)
-	r.diff = true
-	return r.walkGraph(ctx, o.Graph, r.diffStep)
-}
-
-func (r *run) diffStep(ctx context.Context, name string, report func(engine.Status)) engine.Status {
-	st, p, fqn, done, ok := r.stepStack(ctx, name, true)
-	if !ok {
-		return done
-	}
-	spec := &cfn.DiffSpec{
-		Name: name, FQN: fqn, Label: r.label(name, fqn), Locked: st.Locked,
-		Forced: slices.Contains(r.o.Force, name) || slices.Contains(r.o.Force, fqn),
-		Tags:   r.tags(st), RoleARN: r.serviceRole(st), NotificationARNs: st.NotificationARNs,
-		Deps: r.stackDeps(st, func(ctx context.Context) (*cfn.Request, error) { return r.prepareDiff(ctx, st, fqn) }),
-	}
-	spec.Deps.CheckAccount = nil // diff changes nothing that stays
-	out := p.Diff(ctx, spec)
-	if out.Diff != "" {
-		r.con.Outf("%s", out.Diff)
-	}
-	if out.Outputs != nil && out.Status.OK() {
-		r.setOutputs(name, out.Outputs)
 	}
 	return out.Status
 }

@@ -272,6 +272,9 @@ func (c *fakeCloud) DescribeChangeSet(ctx context.Context, in *cloudformation.De
 func (c *fakeCloud) DeleteChangeSet(ctx context.Context, in *cloudformation.DeleteChangeSetInput, _ ...func(*cloudformation.Options)) (*cloudformation.DeleteChangeSetOutput, error) {
 	return nil, errors.New("change sets are not faked")
 }
+func (c *fakeCloud) GetTemplate(ctx context.Context, in *cloudformation.GetTemplateInput, _ ...func(*cloudformation.Options)) (*cloudformation.GetTemplateOutput, error) {
+	return nil, errors.New("templates are not faked")
+}
 func (c *fakeCloud) ExecuteChangeSet(ctx context.Context, in *cloudformation.ExecuteChangeSetInput, _ ...func(*cloudformation.Options)) (*cloudformation.ExecuteChangeSetOutput, error) {
 	return nil, errors.New("change sets are not faked")
 }

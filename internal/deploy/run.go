@@ -47,7 +47,12 @@ type run struct {
 	hookData map[string]map[string]any
 
 	// diff is set for diff runs: the template bucket is never created.
-	diff       bool
+	diff bool
+	// diffs are the diff run's results by stack (see Diff).
+	diffs map[string]*cfn.StackDiff
+	// afterWalk, when set, runs once the walk is over, before the run's
+	// end is reported (diff prints its plan there).
+	afterWalk  func(order []string, isTarget func(string) bool, res engine.Result) error
 	bucketOnce sync.Once
 	bucket     *cfn.Bucket
 	bucketAcct string
@@ -259,6 +264,11 @@ func (r *run) walkGraph(ctx context.Context, g *graph.Graph, step engine.Step) e
 	r.started(order, g.Deps, g.IsTarget)
 	res := r.walk(ctx, order, g.Deps, g.IsTarget, step)
 	err := r.finish(ctx, order, g.IsTarget, res)
+	if r.afterWalk != nil {
+		if werr := r.afterWalk(order, g.IsTarget, res); werr != nil && err == nil {
+			err = werr
+		}
+	}
 	final := make(map[string]event.StackStatus, len(res.Status))
 	for name, s := range res.Status {
 		if !g.IsTarget(name) {

@@ -126,3 +126,16 @@ func (c *Console) Event(e Event) {
 	defer c.mu.Unlock()
 	c.write(c.ErrOut, line)
 }
+
+// OutColour reports whether what goes to Out (a diff) is coloured: only
+// when Out is a terminal and NO_COLOR is unset, unless Colour forces a
+// choice.
+func (c *Console) OutColour() bool {
+	if c.Colour != nil {
+		return *c.Colour
+	}
+	if _, ok := os.LookupEnv("NO_COLOR"); ok {
+		return false
+	}
+	return isTerminal(c.Out)
+}

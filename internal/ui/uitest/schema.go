@@ -60,3 +60,34 @@ func ValidateJSONLines(stream []byte) ([]string, error) {
 	}
 	return types, sc.Err()
 }
+
+// ValidateJSONDocument checks that doc is one JSON value valid against the
+// schema docs/<schema> (diff --json: docs/diff-json.schema.json).
+func ValidateJSONDocument(schema string, doc []byte) error {
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	f, err := os.Open(filepath.Join(filepath.Dir(SchemaPath()), schema))
+	if err != nil {
+		return fmt.Errorf("open schema: %w", err)
+	}
+	defer f.Close()
+	s, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		return fmt.Errorf("read schema %s: %w", schema, err)
+	}
+	if err := c.AddResource(schema, s); err != nil {
+		return fmt.Errorf("add schema: %w", err)
+	}
+	sch, err := c.Compile(schema)
+	if err != nil {
+		return fmt.Errorf("compile schema %s: %w", schema, err)
+	}
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+	if err != nil {
+		return fmt.Errorf("not JSON: %w", err)
+	}
+	if err := sch.Validate(v); err != nil {
+		return fmt.Errorf("%s: %v", schema, err)
+	}
+	return nil
+}
