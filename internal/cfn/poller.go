@@ -14,9 +14,10 @@ import (
 // its own schedule.
 //
 // A round reads either the whole listing (DescribeStacks without a name,
-// every page) or each waiting stack by id, whichever costs fewer calls: the
-// listing costs one call per page of 100 stacks (a real account may hold
-// thousands that are not ours), per-stack polls one call per waiting stack.
+// every page) or each waiting stack by id, whichever costs less
+// (perStackCheaper): the listing costs one call per page of 100 stacks (a
+// real account may hold thousands that are not ours), per-stack polls one
+// call per waiting stack.
 // Stacks a listing does not show (deleted, or not yet listed) are confirmed
 // with one direct call before anyone treats them as gone.
 //
@@ -35,6 +36,9 @@ type poller struct {
 	running bool
 	// pages is how many pages the last listing had (0: never listed).
 	pages int
+	// pageTime and stackTime are moving averages of how long one listing
+	// page and one single-stack DescribeStacks take (0: not measured yet).
+	pageTime, stackTime time.Duration
 	// rounds counts rounds, for tests.
 	rounds int
 }
@@ -105,13 +109,7 @@ func (pl *poller) drop(id string, ch chan pollResult) {
 
 // interval is the wait before the next round of the given cost.
 func (pl *poller) interval(cost int) time.Duration {
-	rate := 4.0
-	if pl.p.readRate != nil {
-		if r := pl.p.readRate(); r > 0 {
-			rate = r
-		}
-	}
-	d := time.Duration(float64(cost) / (pollShare * rate) * float64(time.Second))
+	d := time.Duration(float64(cost) / (pollShare * pl.rate()) * float64(time.Second))
 	return min(max(d, minRound), pl.p.pollCeiling)
 }
 
@@ -144,7 +142,7 @@ func (pl *poller) run(ctx context.Context) {
 			ids = append(ids, id)
 		}
 		var results map[string]pollResult
-		if len(ids) <= max(pages, 1) {
+		if pl.perStackCheaper(len(ids), pages) {
 			results = pl.perStack(ctx, ids)
 			cost = len(ids)
 		} else {
@@ -163,11 +161,55 @@ func (pl *poller) run(ctx context.Context) {
 	}
 }
 
+// perStackCheaper decides a round's kind: per-stack polls of the waiting
+// stacks when they cost no more than the listing's pages (pages 0: not
+// listed yet, counted as 1). A call costs the larger of its share of the
+// read budget and its measured time: at the default budget (4 reads/s,
+// half of it for the poller, so 500 ms a call) the budget dominates, and
+// the crossover is in calls: per-stack while waiting <= pages. Measured on
+// the sandbox (BenchmarkPollRound): a page of 100 stacks takes 7-16 ms,
+// a single-stack call 0.2-0.6 ms, so only above about 100 reads/s does a
+// page's time make the listing dearer than its call count says.
+func (pl *poller) perStackCheaper(waiting, pages int) bool {
+	budget := time.Duration(float64(time.Second) / (pollShare * pl.rate()))
+	pl.mu.Lock()
+	pageT, stackT := pl.pageTime, pl.stackTime
+	pl.mu.Unlock()
+	perStack := time.Duration(waiting) * max(budget, stackT)
+	listing := time.Duration(max(pages, 1)) * max(budget, pageT)
+	return perStack <= listing
+}
+
+// observe folds one call's time into a moving average (weight 1/5).
+func observe(avg *time.Duration, d time.Duration) {
+	if *avg == 0 {
+		*avg = d
+		return
+	}
+	*avg += (d - *avg) / 5
+}
+
+// rate is the target's current read rate (4 when unknown).
+func (pl *poller) rate() float64 {
+	if pl.p.readRate != nil {
+		if r := pl.p.readRate(); r > 0 {
+			return r
+		}
+	}
+	return 4.0
+}
+
 // perStack reads each stack by id.
 func (pl *poller) perStack(ctx context.Context, ids []string) map[string]pollResult {
 	out := make(map[string]pollResult, len(ids))
 	for _, id := range ids {
+		start := time.Now()
 		st, err := pl.p.Describe(ctx, id)
+		if err == nil {
+			pl.mu.Lock()
+			observe(&pl.stackTime, time.Since(start))
+			pl.mu.Unlock()
+		}
 		out[id] = pollResult{st: st, err: err}
 	}
 	return out
@@ -181,6 +223,7 @@ func (pl *poller) listing(ctx context.Context, ids []string) map[string]pollResu
 	pages := 0
 	for {
 		var out *cloudformation.DescribeStacksOutput
+		start := time.Now()
 		err := pl.p.doRead(ctx, func() error {
 			var err error
 			out, err = pl.p.read.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{NextToken: token})
@@ -192,6 +235,9 @@ func (pl *poller) listing(ctx context.Context, ids []string) map[string]pollResu
 			return pl.perStack(ctx, ids)
 		}
 		pages++
+		pl.mu.Lock()
+		observe(&pl.pageTime, time.Since(start))
+		pl.mu.Unlock()
 		for _, s := range out.Stacks {
 			st := fromSDK(s)
 			byID[st.ID] = st

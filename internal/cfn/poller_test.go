@@ -158,3 +158,34 @@ func TestPollerServesEveryWaiterEachRoundUnderHeavyThrottling(t *testing.T) {
 		})
 	}
 }
+
+// The round's kind follows the measured crossover: at the default budget
+// a call costs 500 ms of the poller's share whatever it reads, so
+// per-stack polls win while the waiting stacks are no more than the
+// listing's pages; at a high read rate the measured time of a page (15 ms
+// on the sandbox against 0.5 ms for one stack) moves the crossover.
+func TestPollerPerStackCheaperFollowsTheCrossover(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		rate           float64
+		pageT, stackT  time.Duration
+		waiting, pages int
+		wantPerStack   bool
+	}{
+		{"one waiting, never listed", 4, 0, 0, 1, 0, true},
+		{"two waiting, never listed", 4, 0, 0, 2, 0, false},
+		{"10 waiting, 1,000 foreign stacks", 4, 15 * time.Millisecond, time.Millisecond / 2, 10, 10, true},
+		{"11 waiting, 1,000 foreign stacks", 4, 15 * time.Millisecond, time.Millisecond / 2, 11, 10, false},
+		{"50 waiting, 30 pages", 4, 15 * time.Millisecond, time.Millisecond / 2, 50, 30, false},
+		{"fast budget: 7 waiting cost less than one slow page", 1000, 15 * time.Millisecond, time.Millisecond / 2, 7, 1, true},
+		{"fast budget: 8 waiting cost more", 1000, 15 * time.Millisecond, time.Millisecond / 2, 8, 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := New(nil, Options{ReadRate: func() float64 { return tc.rate }})
+			p.poll.pageTime, p.poll.stackTime = tc.pageT, tc.stackT
+			if got := p.poll.perStackCheaper(tc.waiting, tc.pages); got != tc.wantPerStack {
+				t.Errorf("perStackCheaper(%d waiting, %d pages) = %v", tc.waiting, tc.pages, got)
+			}
+		})
+	}
+}
