@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -238,10 +239,61 @@ func (r *run) preflight(ctx context.Context) error {
 		r.events.Emit(event.Interrupted{Time: r.now(), NextRun: nextRun})
 		return &InterruptedError{}
 	}
+	warns, err := r.checkBucket(ctx)
+	rep.Warnings = append(rep.Warnings, warns...)
+	var ps *preflight.Problems
+	switch {
+	case ctx.Err() != nil:
+		r.events.Emit(event.Interrupted{Time: r.now(), NextRun: nextRun})
+		return &InterruptedError{}
+	case errors.As(err, &ps):
+		rep.Problems = append(rep.Problems, ps.Errors...)
+	case err != nil:
+		return err
+	}
 	for _, w := range rep.Warnings {
 		r.o.console().Errorf("WARNING: %s\n", w)
 	}
 	return rep.Err()
+}
+
+// checkBucket is the template-bucket part of the preflight (see
+// preflight.Bucket): read-only calls with the top-level credentials, and
+// the identity of every target whose stacks CloudFormation deploys.
+func (r *run) checkBucket(ctx context.Context) ([]string, error) {
+	name, ok := r.bucketName()
+	if !ok {
+		return nil, nil
+	}
+	k := target.Key{Region: r.cfg.StackerBucketRegion}
+	client, region, _, err := r.clients.S3(ctx, k)
+	if err != nil {
+		return nil, fmt.Errorf("template bucket %s: %w", name, err)
+	}
+	owner, err := r.o.Targets.Identity(ctx, k)
+	if err != nil {
+		return nil, fmt.Errorf("template bucket %s: %w", name, err)
+	}
+	c := preflight.BucketCheck{Name: name, Region: region, Profile: r.o.Targets.Profile(k), Account: owner.Account, API: client}
+	byRole := map[string]int{}
+	for _, n := range r.o.Graph.Order() {
+		st := r.cfg.Stack(n)
+		if st == nil || !st.Enabled || st.ClassPath == "" && st.TemplatePath == "" {
+			continue
+		}
+		id, err := r.o.Targets.Identity(ctx, stackKey(st))
+		if err != nil {
+			return nil, fmt.Errorf("stack %s: %w", n, err)
+		}
+		i, seen := byRole[id.RoleARN()]
+		if !seen {
+			i = len(c.Readers)
+			byRole[id.RoleARN()] = i
+			c.Readers = append(c.Readers, preflight.Reader{Account: id.Account, RoleARN: id.RoleARN()})
+		}
+		c.Readers[i].Stacks = append(c.Readers[i].Stacks, n)
+	}
+	return preflight.Bucket(ctx, c)
 }
 
 // inProgress is what build does with a stack CloudFormation is still

@@ -273,20 +273,23 @@ func TestRefusals(t *testing.T) {
 		s := newScenario(t)
 		s.edit("stacker.yaml", ", arn:aws:iam::333333333333:role/Stacker", "")
 		bucket := s.bootstrapBucket()
+		// The preflight reads the bucket policy before any change: exit 2,
+		// and no stack in any account is touched (prod's, though allowed,
+		// is not built either).
 		code, out := s.stacker("build", "--profile", "master", s.path("stacker.yaml"))
-		if code != 1 {
-			t.Fatalf("exit %d, want 1\n%s", code, out)
+		if code != 2 {
+			t.Fatalf("exit %d, want 2\n%s", code, out)
 		}
-		for _, want := range []string{bucket, "arn:aws:iam::333333333333:role/Stacker", "s3:GetObject"} {
+		for _, want := range []string{bucket, "arn:aws:iam::333333333333:role/Stacker", "s3:GetObject", "stacks stage/vpc"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}
 		}
-		if d := s.stack("stage", "vpc"); d != nil && !strings.Contains(string(d.Stacks[0].StackStatus), "ROLLBACK") {
+		if d := s.stack("stage", "vpc"); d != nil {
 			t.Errorf("stage vpc exists: %s", d.Stacks[0].StackStatus)
 		}
-		if s.stack("prod", "vpc") == nil {
-			t.Errorf("prod vpc (allowed) was not built")
+		if s.stack("prod", "vpc") != nil {
+			t.Errorf("prod vpc was built although the preflight failed")
 		}
 		// Doctor finds it too, with the fix in the row.
 		code, out = s.stacker("doctor", "--profile", "master", s.path("stacker.yaml"))
@@ -307,6 +310,18 @@ func TestRefusals(t *testing.T) {
 		}
 		if s.stack("master", "stacker-bucket") != nil {
 			t.Error("stacker-bucket was created")
+		}
+		// Every stack: master, prod and stage all chain through master's
+		// refused hop, so there is one error (one request id) naming the
+		// three targets, with doctor's fix (mfa_serial) as its hint.
+		code, out = s.stacker("build", "--profile", "master", s.path("stacker.yaml"))
+		if code != 1 || strings.Count(out, "error: ") != 1 || strings.Count(out, "RequestID") > 1 {
+			t.Fatalf("want one error, exit 1:\n%s", out)
+		}
+		for _, want := range []string{"targets master, prod, stage: ", "hint: ", "set mfa_serial on the profile"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
 		}
 		s.checkNoSecrets()
 	})
