@@ -190,7 +190,7 @@ func (p profiles) ProfileOrigin(k target.Key) (string, string) {
 	return "", ""
 }
 func (p profiles) KnownProfiles() ([]string, error) { return p.known, p.readErr }
-func (p profiles) ProfileFiles() []string         { return []string{"/h/.aws/config", "/h/.aws/credentials"} }
+func (p profiles) ProfileFiles() []string           { return []string{"/h/.aws/config", "/h/.aws/credentials"} }
 
 func TestProfiles(t *testing.T) {
 	known := []string{"sandbox-master", "sandbox-prod", "sandbox-stage"}
