@@ -21,7 +21,9 @@ const cleanupTimeout = 30 * time.Second
 
 // ChangeSetSpec says what change set to create for one stack.
 type ChangeSetSpec struct {
-	FQN string
+	// Name is the stack's config name (for -v lines; may be "").
+	Name string
+	FQN  string
 	// Type is CREATE (the stack does not exist or is REVIEW_IN_PROGRESS)
 	// or UPDATE.
 	Type types.ChangeSetType
@@ -87,7 +89,11 @@ func (p *Provider) CreateChangeSet(ctx context.Context, s *ChangeSetSpec) (*Chan
 		prefix = "stacker"
 	}
 	name := fmt.Sprintf("%s-%d", prefix, p.now().UnixNano())
-	slog.Debug(fmt.Sprintf("stack %s: change set %s (%s)", s.FQN, name, s.Type))
+	if s.Name != "" {
+		slog.Debug(fmt.Sprintf("stack %s (%s): change set %s (%s)", s.Name, s.FQN, name, s.Type))
+	} else {
+		slog.Debug(fmt.Sprintf("stack %s: change set %s (%s)", s.FQN, name, s.Type))
+	}
 	in := &cloudformation.CreateChangeSetInput{
 		StackName: aws.String(s.FQN), ChangeSetName: aws.String(name), ChangeSetType: s.Type,
 		ClientToken: aws.String(name),

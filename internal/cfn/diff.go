@@ -88,7 +88,7 @@ func (p *Provider) Diff(ctx context.Context, s *DiffSpec) Outcome {
 		}
 	}
 	cs, err := p.CreateChangeSet(ctx, &ChangeSetSpec{
-		FQN: s.FQN, Type: csType, Prefix: "stacker-diff", Request: req, Parameters: params,
+		Name: s.Name, FQN: s.FQN, Type: csType, Prefix: "stacker-diff", Request: req, Parameters: params,
 		Tags: s.Tags, RoleARN: s.RoleARN, NotificationARNs: s.NotificationARNs,
 	})
 	if err != nil {
