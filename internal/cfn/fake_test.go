@@ -341,5 +341,18 @@ func (f *fakeCFN) ExecuteChangeSet(ctx context.Context, in *cloudformation.Execu
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("ExecuteChangeSet")
+	// An UPDATE change set's stack updates as after UpdateStack.
+	if s := f.find(aws.ToString(in.StackName)); s != nil && s.status != "REVIEW_IN_PROGRESS" {
+		s.status = "UPDATE_IN_PROGRESS"
+		s.seq = seqOr(f.updateSeq, "UPDATE_COMPLETE")
+		f.event(s, s.name, "AWS::CloudFormation::Stack", "UPDATE_IN_PROGRESS", "User Initiated")
+	}
 	return &cloudformation.ExecuteChangeSetOutput{}, nil
+}
+
+func (f *fakeCFN) SetStackPolicy(ctx context.Context, in *cloudformation.SetStackPolicyInput, _ ...func(*cloudformation.Options)) (*cloudformation.SetStackPolicyOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.record("SetStackPolicy")
+	return &cloudformation.SetStackPolicyOutput{}, nil
 }

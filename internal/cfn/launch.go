@@ -20,22 +20,21 @@ var Capabilities = []types.Capability{types.CapabilityCapabilityNamedIam, types.
 
 // Status reasons printed after "<name>: <state>" (stacker §6.6).
 const (
-	ReasonCreating        = "creating new stack"
-	ReasonRecreating      = "re-creating stack"
-	ReasonUpdating        = "updating existing stack"
-	ReasonDestroyingRe    = "destroying stack for re-creation"
-	ReasonRollingNew      = "rolling back new stack"
-	ReasonRollingUpdate   = "rolling back update"
-	ReasonRolledNew       = "rolled back new stack"
-	ReasonRolledUpdate    = "rolled back update"
-	ReasonNoChange        = "nochange"
-	ReasonLocked          = "locked"
-	ReasonDisabled        = "disabled"
-	ReasonWaiting         = "waiting"
-	ReasonDestroying      = "submitted for destruction"
-	ReasonDestroyed       = "stack destroyed"
-	ReasonDoesNotExist    = "does not exist in cloudformation"
-	ReasonNotYetProtected = "protected stacks need the change-set workflow, which is not yet supported: update it without protected: true, or wait for the interactive mode"
+	ReasonCreating      = "creating new stack"
+	ReasonRecreating    = "re-creating stack"
+	ReasonUpdating      = "updating existing stack"
+	ReasonDestroyingRe  = "destroying stack for re-creation"
+	ReasonRollingNew    = "rolling back new stack"
+	ReasonRollingUpdate = "rolling back update"
+	ReasonRolledNew     = "rolled back new stack"
+	ReasonRolledUpdate  = "rolled back update"
+	ReasonNoChange      = "nochange"
+	ReasonLocked        = "locked"
+	ReasonDisabled      = "disabled"
+	ReasonWaiting       = "waiting"
+	ReasonDestroying    = "submitted for destruction"
+	ReasonDestroyed     = "stack destroyed"
+	ReasonDoesNotExist  = "does not exist in cloudformation"
 )
 
 // Request is what the stack sends to CloudFormation, produced by
@@ -67,6 +66,11 @@ type LaunchSpec struct {
 	// false fails fast (in_progress_behavior: fail).
 	WaitInProgress bool
 	RecreateFailed bool
+	// Interactive sends an update through a change set a person approves
+	// (-i), as Protected does; ReplacementsOnly shows and asks about
+	// replacements only. Approved executes without asking (--approve).
+	// Creates are never asked about (stacker).
+	Interactive, ReplacementsOnly, Approved bool
 
 	Tags                  map[string]string
 	TerminationProtection bool
@@ -96,6 +100,9 @@ type StackDeps struct {
 	Events event.Sink
 	// Tail asks for resource events while the stack changes (--tail).
 	Tail bool
+	// Converse asks a person (Interactive, Protected); nil when there is
+	// no terminal.
+	Converse Converse
 }
 
 // Outcome of a stack action.
@@ -282,8 +289,6 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 			return failed(fmt.Sprintf("Stack: %q is in state UPDATE_ROLLBACK_FAILED: run ContinueUpdateRollback (aws cloudformation continue-update-rollback --stack-name %s) and build again", s.FQN, s.FQN))
 		case !updatable[st.Status]:
 			return failedErr(&StateError{FQN: s.FQN, Status: st.Status, Why: "Unsupported state for re-creation"})
-		case s.Protected:
-			return failed(ReasonNotYetProtected)
 		}
 	}
 
@@ -303,6 +308,14 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 	if s.Deps.CheckAccount != nil {
 		if err := s.Deps.CheckAccount(ctx); err != nil {
 			return failedErr(err)
+		}
+	}
+
+	if deleteFirst && st.Status != "REVIEW_IN_PROGRESS" && s.asks() {
+		// Stacker asks in interactive mode; a protected stack is asked
+		// about too (stacker destroyed it without asking).
+		if err := p.approve(ctx, s, func(c Conversation) error { return askRecreate(ctx, c, s.FQN, st.Status) }); err != nil {
+			return refused(err, nil)
 		}
 	}
 
@@ -352,6 +365,12 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 		if err != nil {
 			return failedErr(&CallError{Op: "create stack", Err: err})
 		}
+	} else if s.asks() {
+		o, ok := p.changeSetUpdate(ctx, s, st, req, params, report)
+		if !ok {
+			return o
+		}
+		reason, id = ReasonUpdating, st.ID
 	} else {
 		reason = ReasonUpdating
 		if st.TerminationProtection != s.TerminationProtection {
@@ -377,7 +396,9 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 			return failedErr(&CallError{Op: "update stack", Err: err})
 		}
 	}
-	report(engine.Status{State: engine.Submitted, Reason: reason})
+	if !s.asks() || st == nil {
+		report(engine.Status{State: engine.Submitted, Reason: reason})
+	}
 
 	// What CloudFormation answered the submission with, until a poll says more.
 	last := "CREATE_IN_PROGRESS"

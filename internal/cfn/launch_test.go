@@ -216,8 +216,9 @@ func TestLaunchStatuses(t *testing.T) {
 				return fmt.Errorf("account mismatch: stack ns-vpc must deploy to account 2 but profile \"p\" resolves to 3")
 			}
 		}, want: []string{`failed (account mismatch: stack ns-vpc must deploy to account 2 but profile "p" resolves to 3)`}, calls: []string{}},
-		{name: "protected update is not yet supported", setup: func(f *fakeCFN) { f.put("ns-vpc", "CREATE_COMPLETE") },
-			spec: func(s *LaunchSpec) { s.Protected = true }, want: []string{"failed (" + ReasonNotYetProtected + ")"}, calls: []string{}},
+		{name: "protected update without a terminal fails, its change set deleted", setup: func(f *fakeCFN) { f.put("ns-vpc", "CREATE_COMPLETE") },
+			spec: func(s *LaunchSpec) { s.Protected = true }, want: []string{"failed (stack vpc (ns-vpc) would be changed only after approval (protected: true), and there is no terminal to ask on: review the plan (stacker diff), then approve with --approve NAME (repeatable) or --approve all)"},
+			calls: []string{"CreateChangeSet", "DeleteChangeSet"}},
 		{name: "protected stack is still created", spec: func(s *LaunchSpec) { s.Protected = true },
 			want: []string{"submitted (creating new stack)", "complete (creating new stack)"}},
 		{name: "termination protection toggled on update", setup: func(f *fakeCFN) { f.put("ns-vpc", "CREATE_COMPLETE") },

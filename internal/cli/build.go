@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/spf13/cobra"
+	"github.com/stacker-go/stacker/internal/cfn"
+	"github.com/stacker-go/stacker/internal/config"
 	"github.com/stacker-go/stacker/internal/deploy"
 	"github.com/stacker-go/stacker/internal/event"
 	"github.com/stacker-go/stacker/internal/hookrun"
@@ -25,6 +28,9 @@ type BuildOptions struct {
 	InProgress string
 	DumpSet    bool // --dump was given (an empty DIR is an error)
 	Progress   ProgressFlags
+	// Approve names stacks whose change sets (-i, protected: true) are
+	// approved without asking: config or CloudFormation names, or all.
+	Approve []string
 }
 
 func newBuildCmd(f *Factory) *cobra.Command { return newBuildCmdWith(f, runBuild) }
@@ -37,7 +43,17 @@ func newBuildCmdWith(f *Factory, runF func(context.Context, *Factory, *BuildOpti
 		Long: `Create or update every stack of the config in dependency order.
 
 --outline prints the plan and --dump DIR renders the templates into DIR;
-neither makes any AWS call.`,
+neither makes any AWS call.
+
+Updates of protected stacks (protected: true), and with -i every update,
+go through a change set: its summary is printed and the question
+"Execute the above changes? [y/n/v]" asked on the terminal (v prints the
+full change set, y executes it, anything else leaves the stack as it is
+and deletes the change set). One stack asks at a time; the others keep
+building unless they depend on it. New stacks are created without asking.
+Without a terminal such an update fails before anything is changed,
+unless --approve names the stack: review the plan with "stacker diff",
+then run "stacker build --approve NAME ..." (or --approve all) in CI.`,
 		Args: positionalArgs,
 		RunE: o.Common.runE(f, func(cmd *cobra.Command) error {
 			if err := o.Progress.complete(cmd, f.getenv); err != nil {
@@ -55,6 +71,7 @@ neither makes any AWS call.`,
 	fl.BoolVarP(&o.Tail, "tail", "t", false, "print stack events while stacks change")
 	fl.StringVarP(&o.Dump, "dump", "d", "", "render every template into `DIR` and exit (no AWS calls)")
 	fl.StringVar(&o.InProgress, "in-progress", "", "`MODE` for every stack CloudFormation is still changing: wait (wait for it, then handle it) or fail (fail it at once); overrides in_progress_behavior (default: each stack's, wait)")
+	fl.StringArrayVar(&o.Approve, "approve", nil, "execute the change sets of stack `NAME` (config or CloudFormation name; all or * for every stack) without asking: for protected stacks and -i without a terminal (repeatable)")
 	addProgressFlags(cmd, &o.Progress)
 	return cmd
 }
@@ -98,10 +115,42 @@ func runBuild(ctx context.Context, f *Factory, o *BuildOptions) error {
 	if err := checkHooks(ctx, cfg, reg, g, hookrun.PreBuild, hookrun.PostBuild); err != nil {
 		return err
 	}
+	if err := checkApprove(cfg, o.Approve); err != nil {
+		return usageErr(err)
+	}
 	do, err := o.Common.deployOptions(ctx, f, cfg, reg, g)
 	if err != nil {
 		return err
 	}
-	do.Force, do.MaxParallel, do.Tail, do.InProgress = o.Force, o.MaxParallel, o.Tail, o.InProgress
-	return runErr(ctx, o.Progress.run(ctx, f, do, o.Common.Verbose > 0, o.Tail, event.Build, deploy.Build))
+	do.Force, do.MaxParallel, do.Tail, do.InProgress, do.Approve = o.Force, o.MaxParallel, o.Tail, o.InProgress, o.Approve
+	err = o.Progress.run(ctx, f, do, o.Common.Verbose > 0, o.Tail, event.Build, deploy.Build)
+	var ane *cfn.ApprovalNeededError
+	if errors.As(err, &ane) {
+		return usageErr(err) // nothing was changed: a usage error (exit 2)
+	}
+	return runErr(ctx, err)
+}
+
+// checkApprove rejects --approve names that are no stack of the config
+// (by config or CloudFormation name), all and * excepted.
+func checkApprove(cfg *config.Config, names []string) error {
+	var all []string
+	for _, st := range cfg.Stacks {
+		all = append(all, st.Name)
+	}
+	for _, name := range names {
+		if slices.Contains(deploy.ApproveAll, name) {
+			continue
+		}
+		known := false
+		for _, st := range cfg.Stacks {
+			if st.Name == name || st.CFNName(cfg) == name {
+				known = true
+			}
+		}
+		if !known {
+			return fmt.Errorf("--approve %q: no such stack%s", name, didYouMean(name, all))
+		}
+	}
+	return nil
 }

@@ -93,10 +93,14 @@ func addCommonFlags(cmd *cobra.Command, o *CommonOptions, which sharedFlags) {
 	}
 	f.CountVarP(&o.Verbose, "verbose", "v", defaultVerbose)
 	if which.provider || which.interactive {
-		f.BoolVarP(&o.Interactive, "interactive", "i", false, "change-set approval: not yet supported (stops with a clear error)")
+		help := "update every existing stack through a change set: print its summary and ask \"Execute the above changes? [y/n/v]\" (v shows the full change set); new stacks are created without asking"
+		if which.interactive {
+			help = "change-set approval: not yet supported (stops with a clear error)"
+		}
+		f.BoolVarP(&o.Interactive, "interactive", "i", false, help)
 	}
 	if which.provider {
-		f.BoolVar(&o.ReplacementsOnly, "replacements-only", false, "with -i, only ask about replacements (not yet supported, like -i)")
+		f.BoolVar(&o.ReplacementsOnly, "replacements-only", false, "with -i, show and ask only about replacements; updates that replace nothing and change no parameter run without asking")
 		f.BoolVar(&o.RecreateFailed, "recreate-failed", false, "destroy and re-create stacks whose first create failed")
 	}
 	if which.credentials {

@@ -25,9 +25,6 @@ func Build(ctx context.Context, o Options) error {
 	if err := o.check(); err != nil {
 		return err
 	}
-	if o.Interactive {
-		return fmt.Errorf("-i/--interactive is %w: it needs the change-set workflow, which comes in a later release; run without -i", ErrNotSupported)
-	}
 	if err := target.PreflightConfig(ctx, o.Targets, o.Config, o.Graph.Order()); err != nil { // credentials (MFA) before any change
 		return err
 	}
@@ -35,6 +32,9 @@ func Build(ctx context.Context, o Options) error {
 		return err
 	}
 	r := newRun(&o, event.Build)
+	if err := r.checkApprovals(ctx); err != nil { // updates needing a person, without one: before any change
+		return err
+	}
 	if err := r.preflight(ctx); err != nil { // every known template checked before any change
 		return err
 	}
@@ -63,11 +63,17 @@ func (r *run) buildStep(ctx context.Context, name string, report func(engine.Sta
 		Protected:             st.Protected,
 		WaitInProgress:        r.inProgress(st) != "fail",
 		RecreateFailed:        r.o.RecreateFailed,
+		Interactive:           r.o.Interactive,
+		ReplacementsOnly:      r.o.ReplacementsOnly,
+		Approved:              r.approved(st),
 		Tags:                  r.tags(st),
 		TerminationProtection: st.TerminationProtection,
 		NotificationARNs:      st.NotificationARNs,
 		RoleARN:               r.serviceRole(st),
 		Deps:                  r.stackDeps(st, func(ctx context.Context) (*cfn.Request, error) { return r.prepare(ctx, st, fqn) }),
+	}
+	if r.needsApproval(st) {
+		spec.Deps.Converse = r.converse()
 	}
 	out := p.Launch(ctx, spec, report)
 	r.explainTemplateAccess(ctx, st, &out)

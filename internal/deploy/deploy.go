@@ -120,10 +120,16 @@ type Options struct {
 	// Resources asks for ResourceEvents on Events even without Tail (a
 	// live view showing the resource changing); the renderer decides
 	// whether to print them.
-	Resources        bool
-	RecreateFailed   bool
+	Resources      bool
+	RecreateFailed bool
+	// Interactive sends every update through a change set shown to a
+	// person, who approves it (-i); ReplacementsOnly asks only about
+	// replacements. Approve names stacks (config or CloudFormation names,
+	// or "all"/"*") whose change sets are approved without asking
+	// (--approve, for runs without a terminal).
 	Interactive      bool
 	ReplacementsOnly bool
+	Approve          []string
 	// JSON makes info and diff print JSON on Out.
 	JSON bool
 	// HookFallback runs hooks not registered in Go (the Python bridge);

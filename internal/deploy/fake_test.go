@@ -279,6 +279,10 @@ func (c *fakeCloud) ExecuteChangeSet(ctx context.Context, in *cloudformation.Exe
 	return nil, errors.New("change sets are not faked")
 }
 
+func (c *fakeCloud) SetStackPolicy(ctx context.Context, in *cloudformation.SetStackPolicyInput, _ ...func(*cloudformation.Options)) (*cloudformation.SetStackPolicyOutput, error) {
+	return nil, errors.New("stack policies are not faked")
+}
+
 // recorder collects events.
 type recorder struct {
 	mu  sync.Mutex
