@@ -517,3 +517,30 @@ func TestNoProcessUntilNeeded(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTroposphereTypedVariables: a mapping given to a variable typed with
+// a troposphere property class (awslambda.Code, what stacker's Lambda hook
+// returned) reaches the blueprint as that class, and an intrinsic mapping
+// given to a helper-typed variable as a helper. A stand-in troposphere
+// module is used: CI has no troposphere.
+func TestTroposphereTypedVariables(t *testing.T) {
+	needPython(t)
+	dir, err := filepath.Abs("testdata/faketropo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := New(Options{Stderr: &syncBuf{}})
+	b.Configure(Settings{ConfigDir: dir, SysPath: ".", Paths: []string{dir}, Context: Context{Namespace: "ns", TemplateIndent: 4}})
+	t.Cleanup(func() { b.Close() })
+	r, err := b.Render(context.Background(), RenderRequest{Stack: "fn", ClassPath: "typedbp.Typed", Variables: map[string]any{
+		"Code": map[string]any{"S3Bucket": "b", "S3Key": "k.zip"},
+		"Name": map[string]any{"Fn::Join": []any{"-", []any{"a", map[string]any{"Ref": "Env"}}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"Resources": {"Fn": {"Properties": {"Code": {"S3Bucket": "b", "S3Key": "k.zip"}, "FunctionName": {"Fn::Join": ["-", ["a", {"Ref": "Env"}]]}}, "Type": "AWS::Lambda::Function"}}}`
+	if r.Template != want {
+		t.Errorf("template\n%s\nwant\n%s", r.Template, want)
+	}
+}

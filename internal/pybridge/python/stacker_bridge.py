@@ -371,8 +371,12 @@ def _helper_from_dict(value):
 
 def _adapt_variables(bp, variables):
     """Variables whose declared type is a troposphere helper (AWSHelperFn)
-    get intrinsic dicts turned into troposphere objects; everything else is
-    passed as the plain JSON value stacker's config would give."""
+    get intrinsic dicts turned into troposphere objects; variables whose
+    declared type is a troposphere property class (awslambda.Code, the type
+    of stacker_blueprints' aws_lambda.Function Code) get a mapping turned
+    into that object with from_dict, as stacker's hooks handed such objects
+    over through hook data; everything else is passed as the plain JSON
+    value stacker's config would give."""
     try:
         defined = bp.defined_variables()
     except Exception:
@@ -386,6 +390,8 @@ def _adapt_variables(bp, variables):
         t = (defined.get(name) or {}).get("type")
         if isinstance(t, type) and issubclass(t, troposphere.AWSHelperFn) and isinstance(value, (dict, list)):
             out[name] = _helper_from_dict(value)
+        elif isinstance(t, type) and issubclass(t, troposphere.AWSProperty) and isinstance(value, dict):
+            out[name] = t.from_dict(None, _helper_from_dict(value))
     return out
 
 
