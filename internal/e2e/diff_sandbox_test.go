@@ -1,12 +1,16 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
@@ -63,6 +67,18 @@ stacks:
     template_path: templates/chain.yaml
     variables:
       Input: ${output prod-vpc::VpcId}
+  - name: off
+    profile: sandbox-stage
+    enabled: false
+    template_path: templates/chain.yaml
+    variables:
+      Input: x
+  - name: frozen
+    profile: sandbox-stage
+    locked: true
+    template_path: templates/chain.yaml
+    variables:
+      Input: ${prod_cidr}
 `
 
 const (
@@ -174,7 +190,11 @@ func TestSandboxDiffAcrossAccounts(t *testing.T) {
 	for _, s := range plan.Stacks {
 		got[s.Name] = s.Action + " " + s.Target.Account + " " + s.Target.Profile
 	}
-	want := map[string]string{"prod-vpc": "replace-risk " + prod + " sandbox-prod", "stage-vpc": "nochange " + stage + " sandbox-stage", "app": "update " + prod + " sandbox-prod"}
+	want := map[string]string{"prod-vpc": "replace-risk " + prod + " sandbox-prod", "stage-vpc": "nochange " + stage + " sandbox-stage",
+		"app": "update " + prod + " sandbox-prod", "off": "skipped " + stage + " sandbox-stage", "frozen": "locked " + stage + " sandbox-stage"}
+	if len(plan.Stacks) != len(want) {
+		t.Errorf("%d stacks in the plan, want %d", len(plan.Stacks), len(want))
+	}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s: %q, want %q", k, got[k], v)
@@ -233,5 +253,63 @@ func TestSandboxDiffNewStacksLeavesNothing(t *testing.T) {
 				t.Errorf("%s: stack %s left in %s", acct, aws.ToString(s.StackName), s.StackStatus)
 			}
 		}
+	}
+}
+
+// TestSandboxDiffColoursReplacementsOnATerminal: with stdout on a
+// terminal the replacement line is bold red (the marker stays); piped
+// (NO_COLOR unset) the same diff has no control codes, the marker only.
+func TestSandboxDiffColoursReplacementsOnATerminal(t *testing.T) {
+	env := sandboxtest.Start(t)
+	dir := diffProject(t)
+	vars := []string{"-e", "prod_pw=" + prodSecret1, "-e", "stage_pw=" + stageSecret}
+	r := sandboxRun(t, env, dir, append(append([]string{"build", "-e", "prod_cidr=10.0.0.0/16"}, vars...), "stacker.yaml")...)
+	expectCode(t, r, 0)
+
+	var environ []string
+	for _, kv := range env.Env(t) {
+		if !strings.HasPrefix(kv, "NO_COLOR=") && !strings.HasPrefix(kv, "TERM=") {
+			environ = append(environ, kv)
+		}
+	}
+	environ = append(environ, "HOME="+dir, "STACKER_NO_CREDENTIAL_CACHE=1", "TERM=xterm")
+	args := append(append([]string{"diff", "--progress", "plain", "-p", "sandbox-prod", "-r", "us-east-1", "-e", "prod_cidr=10.1.0.0/16"}, vars...), "stacker.yaml")
+
+	ptmx, tty := openPTY(t, 200)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, Binary(t), args...)
+	cmd.Dir, cmd.Env = dir, environ
+	var stderr bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tty.Close()
+	var screen bytes.Buffer
+	done := make(chan struct{})
+	go func() { io.Copy(&screen, ptmx); close(done) }()
+	err := cmd.Wait()
+	<-done
+	if err != nil {
+		t.Fatalf("diff: %v\n%s", err, stderr.String())
+	}
+	out := screen.String()
+	if !strings.Contains(out, "\x1b[1;31m- Modify VPC (AWS::EC2::VPC) vpc-") || !strings.Contains(out, "  !! replacement\x1b[0m") {
+		t.Errorf("the replacement is not bold red on a terminal:\n%q", out)
+	}
+	if strings.Contains(out, prodSecret1) || strings.Contains(stderr.String(), prodSecret1) {
+		t.Error("a NoEcho value is printed")
+	}
+
+	// The same diff piped: no colour, the marker only.
+	cmd = exec.CommandContext(ctx, Binary(t), args...)
+	cmd.Dir, cmd.Env = dir, environ
+	piped, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("diff: %v", err)
+	}
+	if bytes.Contains(piped, []byte("\x1b[")) || !bytes.Contains(piped, []byte("  !! replacement\n")) {
+		t.Errorf("piped diff:\n%q", piped)
 	}
 }
