@@ -47,12 +47,12 @@ func parse(t *testing.T, command string, args []string, env map[string]string) (
 }
 
 // common returns the CommonOptions a command fills for config path p
-// with no flags: the command's flag groups, read rate 4 where it has
-// --read-rate, Stdin set.
+// with no flags: the command's flag groups, read rate 4 and write rate 2
+// where it has --read-rate and --write-rate, Stdin set.
 func common(p string, flags sharedFlags) CommonOptions {
 	o := CommonOptions{ConfigPath: p, flags: flags, Stdin: strings.NewReader("")}
 	if flags.readRate {
-		o.ReadRate = defaultReadRate
+		o.ReadRate, o.WriteRate = defaultReadRate, defaultWriteRate
 	}
 	return o
 }
@@ -82,7 +82,7 @@ func TestFlagParsing(t *testing.T) {
 			want: func() any {
 				return BuildOptions{Progress: autoProgress, Common: CommonOptions{ConfigPath: "-", Env: []string{"a=1", "b=x=y", "c="},
 					Region: "eu-west-1", Profile: "prod", Verbose: 2, Interactive: true, ReplacementsOnly: true,
-					RecreateFailed: true, MFACode: "123456", NoCredentialCache: true, ReadRate: 2.5, flags: buildFlags,
+					RecreateFailed: true, MFACode: "123456", NoCredentialCache: true, ReadRate: 2.5, WriteRate: defaultWriteRate, flags: buildFlags,
 					Stdin: strings.NewReader("")}}
 			},
 			wantErr: "--interactive reads answers from stdin"},
@@ -143,6 +143,13 @@ func TestFlagParsing(t *testing.T) {
 		{name: "bad read rate in the environment", cmd: "info", args: []string{"c.yaml"},
 			env: map[string]string{envReadRate: "fast"}, wantErr: `STACKER_READ_RATE="fast"`},
 		{name: "negative read rate", cmd: "build", args: []string{"--read-rate", "-1", "c.yaml"}, wantErr: "--read-rate -1"},
+		{name: "write rate from the environment", cmd: "destroy", args: []string{"c.yaml"}, env: map[string]string{envWriteRate: "12"},
+			want: func() any {
+				c := common("c.yaml", awsRunFlags)
+				c.WriteRate = 12
+				return DestroyOptions{Common: c, Progress: autoProgress}
+			}},
+		{name: "zero write rate", cmd: "build", args: []string{"--write-rate", "0", "c.yaml"}, wantErr: "--write-rate 0: must be a positive number"},
 		{name: "in-progress fail", cmd: "build", args: []string{"--in-progress", "fail", "c.yaml"},
 			want: func() any {
 				return BuildOptions{Common: common("c.yaml", buildFlags), InProgress: "fail", Progress: ProgressFlags{Progress: "auto"}}

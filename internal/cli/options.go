@@ -32,6 +32,8 @@ const (
 	envNoCredCache    = target.EnvNoCache
 	envReadRate       = target.EnvReadRate
 	defaultReadRate   = target.DefaultReadRate
+	envWriteRate      = target.EnvWriteRate
+	defaultWriteRate  = target.DefaultWriteRate
 	positionalUsage   = "[environment] config"
 	missingConfigHint = "missing config argument (usage: stacker %s [environment] config; use - to read the config from stdin)"
 )
@@ -55,6 +57,9 @@ type CommonOptions struct {
 	NoCredentialCache bool
 	// ReadRate is CloudFormation read calls per second per account+region.
 	ReadRate float64
+	// WriteRate is CloudFormation mutating calls per second per
+	// account+region.
+	WriteRate float64
 
 	// Stdin is where "-" reads the config from (set by the command).
 	Stdin io.Reader
@@ -69,7 +74,7 @@ type sharedFlags struct {
 	provider    bool // -i, --replacements-only, --recreate-failed (build)
 	interactive bool // -i alone (diff, which refuses it clearly)
 	credentials bool // --mfa-code, --no-credential-cache
-	readRate    bool // --read-rate
+	readRate    bool // --read-rate, --write-rate
 }
 
 // Shared flag groups per kind of command.
@@ -110,6 +115,8 @@ func addCommonFlags(cmd *cobra.Command, o *CommonOptions, which sharedFlags) {
 	if which.readRate {
 		o.ReadRate = defaultReadRate
 		f.Float64Var(&o.ReadRate, "read-rate", defaultReadRate, "at most `N` CloudFormation read calls per second per account and region (env "+envReadRate+")")
+		o.WriteRate = defaultWriteRate
+		f.Float64Var(&o.WriteRate, "write-rate", defaultWriteRate, "at most `N` CloudFormation mutating calls (create, update, delete, change sets) per second per account and region (env "+envWriteRate+")")
 	}
 }
 
@@ -155,17 +162,22 @@ func (o *CommonOptions) complete(cmd *cobra.Command, args []string, getenv func(
 		}
 	}
 	if o.flags.readRate {
-		if !f.Changed("read-rate") {
-			if s := getenv(envReadRate); s != "" {
-				v, err := strconv.ParseFloat(s, 64)
-				if err != nil {
-					return fmt.Errorf("%s=%q: not a number", envReadRate, s)
+		for _, r := range []struct {
+			flag, env string
+			v         *float64
+		}{{"read-rate", envReadRate, &o.ReadRate}, {"write-rate", envWriteRate, &o.WriteRate}} {
+			if !f.Changed(r.flag) {
+				if s := getenv(r.env); s != "" {
+					v, err := strconv.ParseFloat(s, 64)
+					if err != nil {
+						return fmt.Errorf("%s=%q: not a number", r.env, s)
+					}
+					*r.v = v
 				}
-				o.ReadRate = v
 			}
-		}
-		if !(o.ReadRate > 0) || o.ReadRate > 1e6 {
-			return fmt.Errorf("--read-rate %v: must be a positive number of calls per second", o.ReadRate)
+			if !(*r.v > 0) || *r.v > 1e6 {
+				return fmt.Errorf("--%s %v: must be a positive number of calls per second", r.flag, *r.v)
+			}
 		}
 	}
 	return nil
@@ -190,6 +202,7 @@ func (o *CommonOptions) targetOptions(console *ui.Console) target.Options {
 		NoCache:        o.NoCredentialCache,
 		Console:        console,
 		ReadRate:       o.ReadRate,
+		WriteRate:      o.WriteRate,
 	}
 }
 
