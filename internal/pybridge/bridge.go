@@ -40,7 +40,7 @@ const EnvPython = "STACKER_PYTHON"
 const EnvWorkers = "STACKER_PYTHON_WORKERS"
 
 // DefaultWorkers is one process: rendering through more was not faster on
-// the benchmark machine (see bench/README.md), and one process keeps one
+// the benchmark machine (bench/bridge, README's benchmark table), and one process keeps one
 // interpreter start per run.
 const DefaultWorkers = 1
 
