@@ -7,6 +7,7 @@ import (
 	_ "github.com/stacker-go/stacker/blueprints/all" // built-in blueprints for class_path
 	_ "github.com/stacker-go/stacker/hooks/builtin"  // built-in hooks for hook paths
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"strconv"
@@ -454,6 +455,13 @@ var positionalArgs = cobra.ArbitraryArgs
 // interactive AWS provider mode." (stacker's punctuation, period included).
 func (o *CommonOptions) newConsole(f *Factory) *ui.Console {
 	console := f.console()
+	// Diagnostics go through the console too, so a question (MFA code,
+	// change-set approval) is never cut by a -v line.
+	level := slog.LevelWarn
+	if o.Verbose > 0 {
+		level = slog.LevelDebug
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(console.ErrWriter(), &slog.HandlerOptions{Level: level})))
 	if o.Interactive {
 		console.Infof("Using interactive AWS provider mode.")
 	} else {

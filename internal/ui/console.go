@@ -82,6 +82,21 @@ func (c *Console) write(w io.Writer, s string) {
 	io.WriteString(w, s)
 }
 
+// ErrWriter is ErrOut through the console: each Write is one line (or
+// block) written under the lock, erasing and redrawing the live view, and
+// held while a conversation waits for its answer. Point log/slog at it so
+// diagnostics never cut into a question.
+func (c *Console) ErrWriter() io.Writer { return consoleWriter{c} }
+
+type consoleWriter struct{ c *Console }
+
+func (w consoleWriter) Write(p []byte) (int, error) {
+	w.c.mu.Lock()
+	defer w.c.mu.Unlock()
+	w.c.write(w.c.ErrOut, string(p))
+	return len(p), nil
+}
+
 // NewConsole returns a Console over the given streams.
 func NewConsole(in io.Reader, out, errOut io.Writer) *Console {
 	return &Console{In: in, Out: out, ErrOut: errOut}

@@ -167,3 +167,21 @@ func TestConversePausesLiveView(t *testing.T) {
 	}
 	l.Stop()
 }
+
+// TestErrWriterHeldDuringConversation: log lines written through the
+// console (slog) wait for the question's answer too.
+func TestErrWriterHeldDuringConversation(t *testing.T) {
+	var out syncBuffer
+	c := NewConsole(strings.NewReader("y\n"), &out, &out)
+	err := c.Converse(context.Background(), func(tn *Turn) error {
+		io.WriteString(c.ErrWriter(), "level=DEBUG msg=poll\n")
+		_, err := tn.Ask(context.Background(), "q? ")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != "q? level=DEBUG msg=poll\n" {
+		t.Errorf("output %q", got)
+	}
+}
