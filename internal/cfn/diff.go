@@ -41,6 +41,17 @@ type DiffSpec struct {
 // target (the run knows it); its Outputs are what dependants receive,
 // inferred as stacker does.
 func (p *Provider) Diff(ctx context.Context, s *DiffSpec) Outcome {
+	o := p.diff(ctx, s)
+	if ctx.Err() != nil && o.Status.State != engine.Complete && o.Status.State != engine.Skipped {
+		o.Status = engine.Status{State: engine.Failed, Reason: engine.ReasonInterrupted, Err: ctx.Err()}
+		if o.Diff != nil {
+			o.Diff.Action, o.Diff.Reason = DiffCanceled, engine.ReasonInterrupted
+		}
+	}
+	return o
+}
+
+func (p *Provider) diff(ctx context.Context, s *DiffSpec) Outcome {
 	d := &StackDiff{Name: s.Name, FQN: s.FQN, Parameters: []ValueDiff{}, Tags: []ValueDiff{}, ResourceChanges: []ResourceChange{}}
 	fail := func(o Outcome) Outcome {
 		d.Action, d.Reason = DiffFailed, o.Status.Reason

@@ -375,3 +375,25 @@ func FuzzOutputDefinitions(f *testing.F) {
 		}
 	})
 }
+
+// Ctrl-C while the change set is computed: the stack is cancelled (not
+// failed), and the change set and temporary stack are deleted.
+func TestDiffInterrupted(t *testing.T) {
+	f := newFake()
+	f.csPending = 100
+	ctx, cancel := context.WithCancel(context.Background())
+	f.onDescribeCS = func(n int) {
+		if n == 2 {
+			cancel()
+		}
+	}
+	p := New(f, Options{Sleep: noSleep, Now: fixedNow})
+	o := p.Diff(ctx, &DiffSpec{Name: "vpc", FQN: "ns-vpc",
+		Deps: StackDeps{Prepare: func(ctx context.Context) (*Request, error) { return &Request{TemplateBody: "{}"}, nil }}})
+	if o.Status.Reason != engine.ReasonInterrupted || o.Diff.Action != DiffCanceled {
+		t.Errorf("status %+v diff %+v", o.Status, o.Diff)
+	}
+	if !slices.Contains(f.calls, "DeleteChangeSet") || !slices.Contains(f.calls, "DeleteStack") {
+		t.Errorf("calls %v", f.calls)
+	}
+}

@@ -9,11 +9,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/stacker-go/stacker/internal/sandbox"
 	"github.com/stacker-go/stacker/internal/sandbox/sandboxtest"
 	"github.com/stacker-go/stacker/internal/ui/uitest"
 )
@@ -311,5 +313,63 @@ func TestSandboxDiffColoursReplacementsOnATerminal(t *testing.T) {
 	}
 	if bytes.Contains(piped, []byte("\x1b[")) || !bytes.Contains(piped, []byte("  !! replacement\n")) {
 		t.Errorf("piped diff:\n%q", piped)
+	}
+}
+
+// TestSandboxDiffInterruptedLeavesNothing: Ctrl-C while change sets are
+// being computed (DescribeChangeSet always throttled, so the diff waits)
+// exits 130, prints the plan with the stacks cancelled, and deletes every
+// change set and temporary REVIEW_IN_PROGRESS stack.
+func TestSandboxDiffInterruptedLeavesNothing(t *testing.T) {
+	env := sandboxtest.Start(t)
+	dir := diffProject(t)
+	env.AddThrottleRule(sandbox.ThrottleRule{Service: "cloudformation", Action: "DescribeChangeSet", Probability: 1})
+	cmd := exec.Command(Binary(t), "diff", "--json", "--progress", "plain", "-p", "sandbox-prod", "-r", "us-east-1",
+		"-e", "prod_cidr=10.0.0.0/16", "-e", "prod_pw="+prodSecret1, "-e", "stage_pw="+stageSecret, "stacker.yaml")
+	cmd.Dir = dir
+	cmd.Env = append(env.Env(t), "HOME="+dir, "STACKER_NO_CREDENTIAL_CACHE=1", "NO_COLOR=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	timer := time.AfterFunc(90*time.Second, func() { cmd.Process.Kill() })
+	defer timer.Stop()
+	// Wait for both vpc stacks' temporary stacks, then Ctrl-C.
+	reviewing := func(acct string) int {
+		out, err := cloudformation.NewFromConfig(env.AWSConfig(context.Background(), acct)).ListStacks(context.Background(), &cloudformation.ListStacksInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, s := range out.StackSummaries {
+			if s.StackStatus != "DELETE_COMPLETE" {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for reviewing("prod") == 0 || reviewing("stage") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no change set created:\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
+		t.Fatalf("exit %v, want 130\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	if err := uitest.ValidateJSONDocument("diff-json.schema.json", stdout.Bytes()); err != nil {
+		t.Fatalf("%v\n%s", err, stdout.String())
+	}
+	if !strings.Contains(stdout.String(), `"action": "cancelled"`) {
+		t.Errorf("no cancelled stack in the plan:\n%s", stdout.String())
+	}
+	for _, acct := range []string{"prod", "stage"} {
+		if n := reviewing(acct); n != 0 {
+			t.Errorf("%s: %d stacks left after the interrupt", acct, n)
+		}
 	}
 }
