@@ -7,8 +7,10 @@ package awserr
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -76,4 +78,12 @@ func Message(err error) string {
 func MessageContains(err error, text string) bool {
 	var ae smithy.APIError
 	return errors.As(err, &ae) && strings.Contains(ae.ErrorMessage(), text)
+}
+
+// ThrottleDelay is the wait before retrying a throttled call: short
+// (50–250 ms, jittered), because every attempt also waits on its target's
+// API budget, which halves its rate at each throttle and is the pacing.
+// Other transient errors back off exponentially.
+func ThrottleDelay() time.Duration {
+	return 50*time.Millisecond + rand.N(200*time.Millisecond)
 }

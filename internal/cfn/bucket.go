@@ -74,10 +74,15 @@ func (b *Bucket) retry(ctx context.Context, call func() error) error {
 		if time.Since(start) > deadline {
 			return fmt.Errorf("still failing after %s of retries: %w", deadline, err)
 		}
-		if err := sleep(ctx, backoff/2+rand.N(backoff)); err != nil {
+		d := backoff/2 + rand.N(backoff)
+		if awserr.IsThrottle(err) {
+			d = awserr.ThrottleDelay()
+		} else {
+			backoff = min(2*backoff, 5*time.Second)
+		}
+		if err := sleep(ctx, d); err != nil {
 			return err
 		}
-		backoff = min(2*backoff, 5*time.Second)
 	}
 }
 

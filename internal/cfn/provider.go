@@ -157,11 +157,12 @@ func (p *Provider) delay(i int) time.Duration {
 	return d
 }
 
-// doRead runs one read call, retrying transient failures with jittered
-// exponential back-off (100 ms doubling to 2 s): throttles until ctx ends
-// (a throttled poll never fails a stack; the budget under the client has
-// already slowed down), other transient errors (5xx, timeouts, dropped
-// connections) until the retry deadline. Every attempt goes through the
+// doRead runs one read call, retrying transient failures: throttles after
+// a short jittered wait (awserr.ThrottleDelay; the budget the next attempt
+// waits on has slowed down and is the pacing) until ctx ends (a throttled
+// poll never fails a stack), other transient errors (5xx, timeouts,
+// dropped connections) with jittered exponential back-off (100 ms doubling
+// to 2 s) until the retry deadline. Every attempt goes through the
 // target's budget, in the client.
 func (p *Provider) doRead(ctx context.Context, call func() error) error {
 	backoff := 100 * time.Millisecond
@@ -175,11 +176,13 @@ func (p *Provider) doRead(ctx context.Context, call func() error) error {
 			return fmt.Errorf("still failing after %s of retries: %w", p.retryDeadline, err)
 		}
 		d := backoff/2 + time.Duration(rand.Int64N(int64(backoff)))
+		if awserr.IsThrottle(err) {
+			d = awserr.ThrottleDelay()
+		} else if backoff < 2*time.Second {
+			backoff *= 2
+		}
 		if err := p.sleep(ctx, d); err != nil {
 			return err
-		}
-		if backoff < 2*time.Second {
-			backoff *= 2
 		}
 	}
 }

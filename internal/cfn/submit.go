@@ -116,11 +116,13 @@ func (p *Provider) submit(ctx context.Context, what string, call func() error, t
 			}
 		}
 		d := backoff/2 + mrand.N(backoff)
+		if awserr.IsThrottle(err) {
+			d = awserr.ThrottleDelay()
+		} else if backoff < 5*time.Second {
+			backoff *= 2
+		}
 		if err := p.sleep(ctx, d); err != nil {
 			return err
-		}
-		if backoff < 5*time.Second {
-			backoff *= 2
 		}
 	}
 }
