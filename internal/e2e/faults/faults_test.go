@@ -2,6 +2,7 @@ package faults
 
 import (
 	"context"
+	"flag"
 	"os"
 	"strings"
 	"testing"
@@ -13,6 +14,15 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	// The scenarios wait on the sandbox's latencies and on back-offs, not
+	// on CPU: unless -parallel says otherwise, all of them run at once,
+	// each with its own sandbox.
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		_ = flag.Set("test.parallel", "16")
+	}
 	code := m.Run()
 	e2e.Stop()
 	os.Exit(code)
