@@ -150,7 +150,9 @@ func TestInterruptAndRerun(t *testing.T) {
 				s.t.Fatal(err)
 			}
 		}, cmd: Args("build", "-e", "rev=1"),
-			stop:  func(s *suite) func(string) bool { return func(string) bool { return s.sb.Calls("cloudformation", "CreateStack") > 0 } },
+			stop: func(s *suite) func(string) bool {
+				return func(string) bool { return s.sb.Calls("cloudformation", "CreateStack") > 0 }
+			},
 			rerun: Args("build", "-e", "rev=1"), want: All("CREATE_COMPLETE")},
 		{name: "while in progress", cmd: Args("build", "-e", "rev=1"),
 			stop:  func(*suite) func(string) bool { return OnLine("submitted (creating new stack)") },
