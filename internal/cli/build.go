@@ -42,8 +42,14 @@ func newBuildCmdWith(f *Factory, runF func(context.Context, *Factory, *BuildOpti
 		Short: "Create or update the stacks of a config",
 		Long: `Create or update every stack of the config in dependency order.
 
+Before any change, build checks every profile the stacks use, the
+credentials of every target, every template whose inputs are known and the
+template bucket: problems are listed together at their file:line:col and
+exit 2 with nothing changed (credential failures: once per cause, with a
+hint, exit 1).
+
 --outline prints the plan and --dump DIR renders the templates into DIR;
-neither makes any AWS call.
+neither makes any AWS call (both run the offline template checks).
 
 Updates of protected stacks (protected: true), and with -i every update,
 go through a change set: its summary is printed and the question
