@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 
+	"github.com/stacker-go/stacker/internal/sandbox/platform"
 	"github.com/stacker-go/stacker/internal/sandbox/sandboxtest"
 )
 
@@ -468,5 +469,32 @@ func TestProtectedStacks(t *testing.T) {
 	noSecrets(t, out)
 	if v, cs := sandboxState(t, env, "/apr/p1"); v != "v3" || len(cs) != 0 {
 		t.Fatalf("after y: value %q (want v3), change sets %q", v, cs)
+	}
+}
+
+// TestRecreatePromptOnATerminal: under -i a stack in a failed state is
+// deleted and created again only after stacker's warning and a y.
+func TestRecreatePromptOnATerminal(t *testing.T) {
+	env := sandboxtest.Start(t)
+	dir := writeProject(t, sandboxConfig)
+	env.AddFailureRule(platform.FailureRule{Stack: "sbx-bad", Resource: "Handle", Operation: "create", Message: "injected failure", Times: 1})
+	r := sandboxRun(t, env, dir, "build", "stacker.yaml")
+	expectCode(t, r, 1)
+
+	run := startPTY(t, env, dir, []string{"NO_COLOR=1"}, "build", "-i", "--progress", "plain", "stacker.yaml")
+	run.expect("The \"sbx-bad\" stack is in a failed state (ROLLBACK_COMPLETE).\nIt cannot be updated, but it can be deleted and re-created.\nAll its current resources will IRREVERSIBLY DESTROYED.\nProceed carefully!\n\n")
+	run.expect("Execute the above changes? [y/n] ")
+	run.send("n\n")
+	code, out := run.wait()
+	if code != 0 || !strings.Contains(out, "bad: skipped (canceled execution)") || strings.Contains(out, "bad: submitted") {
+		t.Fatalf("re-creation refused: exit %d\n%s", code, out)
+	}
+
+	run = startPTY(t, env, dir, []string{"NO_COLOR=1"}, "build", "-i", "--progress", "plain", "stacker.yaml")
+	run.expect("Execute the above changes? [y/n] ")
+	run.send("y\n")
+	code, out = run.wait()
+	if code != 0 || !strings.Contains(out, "bad: submitted (destroying stack for re-creation)") || !strings.Contains(out, "bad: complete (re-creating stack)") {
+		t.Fatalf("re-creation approved: exit %d\n%s", code, out)
 	}
 }
