@@ -83,12 +83,8 @@ func (p *Provider) diff(ctx context.Context, s *DiffSpec) Outcome {
 		return fail(failedErr(err))
 	}
 	var oldParams, oldTags, current map[string]string
-	var oldDefs []OutputDef
 	if existing != nil {
 		oldParams, oldTags, current = existing.Parameters, existing.Tags, existing.Outputs
-		if oldDefs, err = p.templateOutputs(ctx, existing.ID); err != nil {
-			return fail(failedErr(err))
-		}
 	}
 	sec := newSecrets(req.Declared, req.Values)
 	d.Parameters, d.Tags = paramDiffs(req, oldParams), tagDiffs(oldTags, s.Tags)
@@ -112,6 +108,14 @@ func (p *Provider) diff(ctx context.Context, s *DiffSpec) Outcome {
 		d.Action = diffAction(csType, d.ResourceChanges)
 		if err := cs.Delete(ctx); err != nil {
 			d.Warnings = append(d.Warnings, "could not clean up: "+err.Error())
+		}
+	}
+	// The current template is read only when a change may invalidate an
+	// output (one read less per unchanged stack).
+	var oldDefs []OutputDef
+	if existing != nil && len(invalidating(d.ResourceChanges)) > 0 {
+		if oldDefs, err = p.templateOutputs(ctx, existing.ID); err != nil {
+			return fail(failedErr(err))
 		}
 	}
 	outputs := inferOutputs(s.FQN, current, oldDefs, newDefs, d.ResourceChanges)

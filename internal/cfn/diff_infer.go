@@ -195,16 +195,10 @@ func pyQuote(s string) string {
 	return b.String()
 }
 
-// inferOutputs are the outputs dependants see during diff (stacker 1.7
-// get_stack_changes): the stack's current outputs, less those whose old
-// definition mentions a resource the change replaces or whose properties
-// it modifies, plus `<inferred-change: <fqn>.<Output>=<Value>>` for every
-// output of the new template now missing.
-func inferOutputs(fqn string, current map[string]string, oldDefs, newDefs []OutputDef, changes []ResourceChange) map[string]string {
-	out := map[string]string{}
-	for k, v := range current {
-		out[k] = v
-	}
+// invalidating are the logical ids of the resources whose change may alter
+// the outputs that mention them: not added, and replaced or with modified
+// properties (stacker 1.7).
+func invalidating(changes []ResourceChange) []string {
 	var refs []string
 	for _, c := range changes {
 		if c.Action == "Add" {
@@ -218,6 +212,20 @@ func inferOutputs(fqn string, current map[string]string, oldDefs, newDefs []Outp
 			refs = append(refs, c.LogicalResourceID)
 		}
 	}
+	return refs
+}
+
+// inferOutputs are the outputs dependants see during diff (stacker 1.7
+// get_stack_changes): the stack's current outputs, less those whose old
+// definition mentions a resource the change replaces or whose properties
+// it modifies, plus `<inferred-change: <fqn>.<Output>=<Value>>` for every
+// output of the new template now missing.
+func inferOutputs(fqn string, current map[string]string, oldDefs, newDefs []OutputDef, changes []ResourceChange) map[string]string {
+	out := map[string]string{}
+	for k, v := range current {
+		out[k] = v
+	}
+	refs := invalidating(changes)
 	for _, d := range oldDefs {
 		for _, r := range refs {
 			if strings.Contains(d.Value, r) {

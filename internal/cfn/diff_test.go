@@ -115,6 +115,9 @@ func samplePlan(t *testing.T) *DiffPlan {
 	if o.Status.State != engine.Complete || o.Diff == nil {
 		t.Fatalf("outcome %+v", o)
 	}
+	if !slices.Contains(f.calls, "GetTemplate") {
+		t.Error("the current template was not read for a replacement")
+	}
 	upd := *o.Diff
 	upd.Target = DiffTarget{Account: "111111111111", Region: "us-east-1", Profile: "prod"}
 
@@ -287,6 +290,9 @@ func TestDiffNoChange(t *testing.T) {
 		Deps: StackDeps{Prepare: func(ctx context.Context) (*Request, error) { return &Request{TemplateBody: "{}"}, nil }}})
 	if o.Status.State != engine.Complete || o.Outputs["VpcId"] != "vpc-1" || o.Diff.Action != DiffNoChange {
 		t.Errorf("outcome %+v diff %+v", o, o.Diff)
+	}
+	if slices.Contains(f.calls, "GetTemplate") {
+		t.Error("the current template was read for an unchanged stack")
 	}
 }
 
