@@ -265,8 +265,14 @@ type result struct {
 	describe int64
 }
 
+// writeRate is stacker's --write-rate (0: its default), set by -write-rate.
+var writeRate float64
+
 // runStacker runs the binary and reads its API stats.
 func runStacker(bin, dir, awsConfig string, args ...string) (result, error) {
+	if writeRate > 0 {
+		args = append(args[:1:1], append([]string{"--write-rate", fmt.Sprint(writeRate)}, args[1:]...)...)
+	}
 	stats := filepath.Join(dir, "stats.json")
 	os.Remove(stats)
 	cmd := exec.Command(bin, args...)
@@ -337,6 +343,7 @@ func main() {
 	j := flag.Int("j", 20, "-j of the capped scenario")
 	rps := flag.Float64("rate", 5, "Describe* calls per second the sandbox allows per account, region and action")
 	burst := flag.Int("burst", 10, "the sandbox's burst of Describe* calls")
+	flag.Float64Var(&writeRate, "write-rate", 0, "stacker's --write-rate (0: its default, 2 per second per account and region)")
 	scen := flag.String("scenarios", "build,nochange,destroy,j,big", "scenarios to run, comma-separated")
 	flag.Parse()
 	if err := run(s, *big, *bigMin, *bigMax, *j, *rps, *burst, strings.Split(*scen, ",")); err != nil {
@@ -368,7 +375,11 @@ func run(s shape, big int, bigMin, bigMax time.Duration, j int, rps float64, bur
 		return fmt.Errorf("go build (run from the module root): %v\n%s", err, out)
 	}
 	accounts := []string{"master", "prod", "stage", "dev"}[:s.accounts]
-	fmt.Printf("Describe* throttled at %.0f calls/s, burst %d, per account, region and action; %d accounts x %d regions\n", rps, burst, s.accounts, s.regions)
+	wr := "stacker's default write rate"
+	if writeRate > 0 {
+		wr = fmt.Sprintf("--write-rate %v", writeRate)
+	}
+	fmt.Printf("Describe* throttled at %.0f calls/s, burst %d, per account, region and action; %d accounts x %d regions; %s\n", rps, burst, s.accounts, s.regions, wr)
 	fmt.Printf("%-22s %5s %9s %9s %-9s %6s %7s %9s %9s %9s  %s\n", "scenario", "stacks", "makespan", "bound", "", "ratio", "calls/st", "throt/st", "descr/st", "peak RSS", "goal")
 
 	// startSandbox starts one sandbox for a graph and writes its AWS config.
