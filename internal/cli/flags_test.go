@@ -108,6 +108,12 @@ func TestFlagParsing(t *testing.T) {
 			want: func() any {
 				return DiffOptions{Progress: autoProgress, Common: common("c.yaml", diffFlags), Force: []string{"vpc"}, Stacks: []string{"app"}, MaxParallel: 2}
 			}},
+		{name: "diff --json", cmd: "diff", args: []string{"--json", "c.yaml"},
+			want: func() any {
+				return DiffOptions{Progress: autoProgress, Common: common("c.yaml", diffFlags), JSON: true}
+			}},
+		{name: "diff --json and --progress json both write stdout", cmd: "diff", args: []string{"--json", "--progress", "json", "c.yaml"},
+			wantErr: "--json and --progress json both write stdout"},
 		{name: "diff has no --targets", cmd: "diff", args: []string{"--targets", "app", "c.yaml"}, wantErr: "unknown flag: --targets"},
 		{name: "info flags", cmd: "info", args: []string{"--stacks", "vpc", "--json", "c.yaml"},
 			want: func() any {
