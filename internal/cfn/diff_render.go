@@ -220,3 +220,54 @@ func WriteDiffJSON(w io.Writer, plan *DiffPlan) error {
 	}
 	return nil
 }
+
+// DiffSummary is a compared stack's change-set summary in stacker's shape
+// (what `diff -i` prints before "Show full change set? [y/n] "): the
+// parameters added, removed and modified by name (never their values),
+// the replacements, then the other changes. Conditional replacements are
+// listed with the replacements, marked.
+func DiffSummary(d *StackDiff, showTarget bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s changes:\n", DiffLabel(d, showTarget))
+	for _, g := range []struct {
+		label string
+		st    ValueStatus
+	}{{"Added", ValueAdded}, {"Removed", ValueRemoved}, {"Modified", ValueModified}} {
+		var names []string
+		for _, p := range d.Parameters {
+			if p.Status == g.st {
+				names = append(names, p.Key)
+			}
+		}
+		if len(names) > 0 {
+			fmt.Fprintf(&b, "Parameters %s: %s\n", g.label, strings.Join(names, ", "))
+		}
+	}
+	var repl, other []string
+	for _, c := range d.ResourceChanges {
+		line := fmt.Sprintf("- %s %s (%s)", c.Action, c.LogicalResourceID, c.ResourceType)
+		switch {
+		case c.Replacement == "True":
+			repl = append(repl, line+"\n")
+		case c.Replaces():
+			repl = append(repl, line+" "+MarkConditional+"\n")
+		default:
+			other = append(other, line+"\n")
+		}
+	}
+	if len(repl) > 0 {
+		b.WriteString("Replacements:\n" + strings.Join(repl, ""))
+	}
+	if len(other) > 0 {
+		b.WriteString("Changes:\n" + strings.Join(other, ""))
+	}
+	return b.String()
+}
+
+// StackDiffText is one stack's block of the text diff, as WriteDiffText
+// writes it.
+func StackDiffText(d *StackDiff, o DiffTextOptions) string {
+	t := &textWriter{colour: o.Colour}
+	writeStackText(t, d, o.ShowTarget)
+	return t.b.String()
+}

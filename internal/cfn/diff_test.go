@@ -164,6 +164,16 @@ func TestDiffGoldens(t *testing.T) {
 			return WriteDiffText(b, &DiffPlan{Stacks: plan.Stacks[2:3]}, DiffTextOptions{})
 		}},
 		{"diff.json.golden", func(b *bytes.Buffer) error { return WriteDiffJSON(b, plan) }},
+		{"diff-summary.golden", func(b *bytes.Buffer) error {
+			for i := range plan.Stacks[:2] {
+				b.WriteString(DiffSummary(&plan.Stacks[i], true))
+			}
+			return nil
+		}},
+		{"diff-stack-block.golden", func(b *bytes.Buffer) error {
+			b.WriteString(StackDiffText(&plan.Stacks[0], DiffTextOptions{ShowTarget: true}))
+			return nil
+		}},
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			var b bytes.Buffer

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -34,11 +35,16 @@ and resource changes with replacements marked (!! replacement) and the
 properties they change. Stacks are compared in parallel by the graph; the
 plan is printed once all are done, in graph order. Dependants see the
 outputs a change may alter as <inferred-change: stack.Output=value>.
-With --json the plan is one JSON document (docs/diff-json.md).`,
+With --json the plan is one JSON document (docs/diff-json.md). With -i (on
+a terminal) each changed stack's summary is printed and "Show full change
+set? [y/n]" decides whether its full diff follows.`,
 		Args: positionalArgs,
 		RunE: o.Common.runE(f, func(cmd *cobra.Command) error {
 			if err := o.Progress.complete(cmd, f.getenv); err != nil {
 				return err
+			}
+			if o.JSON && o.Common.Interactive {
+				return fmt.Errorf("--json prints the whole plan and -i asks stack by stack: choose one")
 			}
 			if o.JSON && o.Progress.Progress == ui.ProgressJSON {
 				return fmt.Errorf("--json and --progress json both write stdout: choose one (--progress plain shows the run on stderr)")
@@ -67,5 +73,9 @@ func runDiff(ctx context.Context, f *Factory, o *DiffOptions) error {
 		return err
 	}
 	do.Force, do.MaxParallel, do.JSON = o.Force, o.MaxParallel, o.JSON
-	return runErr(ctx, o.Progress.run(ctx, f, do, o.Common.Verbose > 0, false, event.Diff, deploy.Diff))
+	err = o.Progress.run(ctx, f, do, o.Common.Verbose > 0, false, event.Diff, deploy.Diff)
+	if errors.Is(err, deploy.ErrDiffNeedsTerminal) {
+		return usageErr(err) // nothing was compared: a usage error (exit 2)
+	}
+	return runErr(ctx, err)
 }

@@ -101,7 +101,7 @@ func addCommonFlags(cmd *cobra.Command, o *CommonOptions, which sharedFlags) {
 	if which.provider || which.interactive {
 		help := "update every existing stack through a change set: print its summary and ask \"Execute the above changes? [y/n/v]\" (v shows the full change set); new stacks are created without asking"
 		if which.interactive {
-			help = "change-set approval: not yet supported (stops with a clear error)"
+			help = "print each changed stack's change-set summary and ask \"Show full change set? [y/n]\" (y or v prints it); needs a terminal"
 		}
 		f.BoolVarP(&o.Interactive, "interactive", "i", false, help)
 	}

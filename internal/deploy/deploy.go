@@ -171,9 +171,6 @@ func (e *InterruptedError) Error() string {
 
 func (e *InterruptedError) Unwrap() error { return context.Canceled }
 
-// ErrNotSupported marks features that come in a later release.
-var ErrNotSupported = errors.New("not yet supported")
-
 func (o *Options) console() *ui.Console {
 	if o.Console == nil {
 		o.Console = ui.NewConsole(o.In, o.Out, o.ErrOut)

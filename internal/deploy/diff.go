@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/stacker-go/stacker/internal/engine"
 	"github.com/stacker-go/stacker/internal/event"
 	"github.com/stacker-go/stacker/internal/target"
+	"github.com/stacker-go/stacker/internal/ui"
 )
 
 // Diff shows, for every stack of the graph, what build would change,
@@ -24,13 +26,15 @@ func Diff(ctx context.Context, o Options) error {
 	if err := o.check(); err != nil {
 		return err
 	}
-	if o.Interactive {
-		return fmt.Errorf("diff -i is %w: run diff without -i", ErrNotSupported)
-	}
 	r := newRun(&o, event.Diff)
+	if o.Interactive && !r.con.IsTerminal() {
+		return ErrDiffNeedsTerminal
+	}
 	r.diff = true
 	r.diffs = map[string]*cfn.StackDiff{}
-	r.afterWalk = r.writeDiff
+	r.afterWalk = func(order []string, isTarget func(string) bool, res engine.Result) error {
+		return r.writeDiff(ctx, order, isTarget, res)
+	}
 	return r.walkGraph(ctx, o.Graph, r.diffStep)
 }
 
@@ -115,10 +119,16 @@ func (r *run) spansTargets(order []string, isTarget func(string) bool) bool {
 	return len(seen) > 1
 }
 
+// ErrDiffNeedsTerminal is diff -i without a terminal to ask on.
+var ErrDiffNeedsTerminal = errors.New("diff -i asks on a terminal whether to show each stack's full change set, and there is none: run diff without -i to print every change set in full")
+
 // writeDiff prints the plan on Out in one write, so no other output lands
-// inside it.
-func (r *run) writeDiff(order []string, isTarget func(string) bool, res engine.Result) error {
+// inside it. With -i it goes stack by stack instead (askDiff).
+func (r *run) writeDiff(ctx context.Context, order []string, isTarget func(string) bool, res engine.Result) error {
 	plan := r.diffPlan(order, isTarget, res)
+	if r.o.Interactive && !r.o.JSON {
+		return r.askDiff(ctx, plan, cfn.DiffTextOptions{Colour: r.con.OutColour(), ShowTarget: r.spansTargets(order, isTarget)})
+	}
 	var b strings.Builder
 	var err error
 	if r.o.JSON {
@@ -131,6 +141,42 @@ func (r *run) writeDiff(order []string, isTarget func(string) bool, res engine.R
 	}
 	if b.Len() > 0 {
 		r.con.Outf("%s", b.String())
+	}
+	return nil
+}
+
+// askDiff is diff -i (stacker §5.13): for each stack with changes, in plan
+// order, its change-set summary on stderr and "Show full change set?
+// [y/n] "; y (or v) prints the stack's full diff on Out, any other answer
+// nothing. Stacks without changes print as without -i. Ctrl-C at the
+// question ends the run (exit 130); the change sets are already deleted.
+func (r *run) askDiff(ctx context.Context, plan *cfn.DiffPlan, o cfn.DiffTextOptions) error {
+	for i := range plan.Stacks {
+		d := &plan.Stacks[i]
+		switch d.Action {
+		case cfn.DiffCreate, cfn.DiffUpdate, cfn.DiffReplace:
+		default:
+			if text := cfn.StackDiffText(d, o); text != "" {
+				r.con.Outf("%s", text)
+			}
+			continue
+		}
+		var show bool
+		err := r.con.Converse(ctx, func(t *ui.Turn) error {
+			t.Print(cfn.DiffSummary(d, o.ShowTarget))
+			answer, err := t.Ask(ctx, "Show full change set? [y/n] ")
+			if err != nil {
+				return err
+			}
+			show = strings.EqualFold(answer, "y") || strings.EqualFold(answer, "v")
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("diff -i: stack %s: %w", d.Name, err)
+		}
+		if show {
+			r.con.Outf("%s", cfn.StackDiffText(d, o))
+		}
 	}
 	return nil
 }

@@ -221,7 +221,10 @@ func TestNoHooksPrintsNothing(t *testing.T) {
 // fakeBridge stands in for the Python bridge.
 type fakeBridge struct{ known map[string]any }
 
-func (b fakeBridge) HasHook(_ context.Context, path string) (bool, error) { _, ok := b.known[path]; return ok, nil }
+func (b fakeBridge) HasHook(_ context.Context, path string) (bool, error) {
+	_, ok := b.known[path]
+	return ok, nil
+}
 func (b fakeBridge) CallHook(_ context.Context, path string, _ *hooks.Input) (any, error) {
 	v, ok := b.known[path]
 	if !ok {

@@ -19,7 +19,7 @@ const (
 	KindNotFound           = "not_found"           // the module has no such attribute
 	KindNotBlueprint       = "not_a_blueprint"
 	KindNotCallable        = "not_callable" // a hook or lookup path names something that cannot be called
-	KindException          = "exception" // the user's code raised
+	KindException          = "exception"    // the user's code raised
 )
 
 // Error is a failure on the Python side (or in starting it), with what the
