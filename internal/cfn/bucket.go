@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net/url"
 	"strings"
 	"sync"
@@ -64,26 +63,8 @@ func (b *Bucket) retry(ctx context.Context, call func() error) error {
 	if sleep == nil {
 		sleep = sleepCtx
 	}
-	start := time.Now()
-	backoff := 200 * time.Millisecond
-	for {
-		err := call()
-		if err == nil || !awserr.IsTransient(err) || ctx.Err() != nil {
-			return err
-		}
-		if time.Since(start) > deadline {
-			return fmt.Errorf("still failing after %s of retries: %w", deadline, err)
-		}
-		d := backoff/2 + rand.N(backoff)
-		if awserr.IsThrottle(err) {
-			d = awserr.ThrottleDelay()
-		} else {
-			backoff = min(2*backoff, 5*time.Second)
-		}
-		if err := sleep(ctx, d); err != nil {
-			return err
-		}
-	}
+	l := retryLoop{deadline: deadline, deadlineThrottles: true, first: 200 * time.Millisecond, max: 5 * time.Second, now: time.Now, sleep: sleep}
+	return l.run(ctx, call, nil)
 }
 
 // NewBucket returns the bucket over an S3 client for its region. With a

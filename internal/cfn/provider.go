@@ -3,7 +3,6 @@ package cfn
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"sort"
 	"strconv"
@@ -13,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
-	"github.com/stacker-go/stacker/internal/awserr"
 	"github.com/stacker-go/stacker/internal/event"
 )
 
@@ -165,26 +163,7 @@ func (p *Provider) delay(i int) time.Duration {
 // to 2 s) until the retry deadline. Every attempt goes through the
 // target's budget, in the client.
 func (p *Provider) doRead(ctx context.Context, call func() error) error {
-	backoff := 100 * time.Millisecond
-	start := p.now()
-	for {
-		err := call()
-		if err == nil || !awserr.IsTransient(err) || ctx.Err() != nil {
-			return err
-		}
-		if !awserr.IsThrottle(err) && p.now().Sub(start) > p.retryDeadline {
-			return fmt.Errorf("still failing after %s of retries: %w", p.retryDeadline, err)
-		}
-		d := backoff/2 + time.Duration(rand.Int64N(int64(backoff)))
-		if awserr.IsThrottle(err) {
-			d = awserr.ThrottleDelay()
-		} else if backoff < 2*time.Second {
-			backoff *= 2
-		}
-		if err := p.sleep(ctx, d); err != nil {
-			return err
-		}
-	}
+	return retryLoop{deadline: p.retryDeadline, first: 100 * time.Millisecond, max: 2 * time.Second, now: p.now, sleep: p.sleep}.run(ctx, call, nil)
 }
 
 // Describe returns the stack, or nil when it does not exist.

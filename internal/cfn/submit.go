@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	mrand "math/rand/v2"
 	"net"
 	"sync"
 	"syscall"
@@ -96,35 +95,20 @@ func notSent(err error) bool {
 // idempotent by nature and is simply submitted again. what names the call
 // in errors.
 func (p *Provider) submit(ctx context.Context, what string, call func() error, took func(ctx context.Context) (bool, error)) error {
-	backoff := 200 * time.Millisecond
-	start := p.now()
-	for {
-		err := call()
-		if err == nil || !awserr.IsTransient(err) || ctx.Err() != nil {
-			return err
-		}
-		if !awserr.IsThrottle(err) && p.now().Sub(start) > p.retryDeadline {
-			return fmt.Errorf("still failing after %s of retries: %w", p.retryDeadline, err)
-		}
-		if !notSent(err) && took != nil {
+	var settled func(context.Context, error) (bool, error)
+	if took != nil {
+		settled = func(ctx context.Context, err error) (bool, error) {
+			if notSent(err) {
+				return false, nil
+			}
 			done, cerr := took(ctx)
 			if cerr != nil {
-				return fmt.Errorf("%s failed (%w), then reading the stack's state failed: %w", what, err, cerr)
+				return false, fmt.Errorf("%s failed (%w), then reading the stack's state failed: %w", what, err, cerr)
 			}
-			if done {
-				return nil
-			}
-		}
-		d := backoff/2 + mrand.N(backoff)
-		if awserr.IsThrottle(err) {
-			d = awserr.ThrottleDelay()
-		} else if backoff < 5*time.Second {
-			backoff *= 2
-		}
-		if err := p.sleep(ctx, d); err != nil {
-			return err
+			return done, nil
 		}
 	}
+	return retryLoop{deadline: p.retryDeadline, first: 200 * time.Millisecond, max: 5 * time.Second, now: p.now, sleep: p.sleep}.run(ctx, call, settled)
 }
 
 // tokenSeen reports whether any of the stack's newest events carries
