@@ -7,15 +7,15 @@
 package vpc
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
+	"unicode/utf16"
 
 	"github.com/awslabs/goformation/v7/cloudformation"
-	"github.com/awslabs/goformation/v7/cloudformation/ec2"
-	"github.com/awslabs/goformation/v7/cloudformation/route53"
-	"github.com/awslabs/goformation/v7/cloudformation/tags"
 
 	"github.com/stacker-go/stacker/blueprint"
 )
@@ -67,6 +67,10 @@ func (*VPC) Variables() []blueprint.Variable {
 			Description: "If using NAT Instances, the instance type to use."},
 		{Name: "SshKeyName", Type: blueprint.String, Default: "",
 			Description: "If using NAT Instances, the SSH key to install on those instances."},
+		{Name: "CreateS3Endpoint", Type: blueprint.Bool, Default: false,
+			Description: "Add an S3 gateway endpoint on every route table."},
+		{Name: "CreateDynamoEndpoint", Type: blueprint.Bool, Default: false,
+			Description: "Add a DynamoDB gateway endpoint on every route table."},
 	}
 }
 
@@ -121,6 +125,7 @@ type vars struct {
 	useNatGateway              bool
 	imageName, instanceType    string
 	sshKeyName                 string
+	s3Endpoint, dynamoEndpoint bool
 }
 
 func readVars(in *blueprint.Input) (vars, error) {
@@ -134,6 +139,8 @@ func readVars(in *blueprint.Input) (vars, error) {
 		imageName:      v["ImageName"].(string),
 		instanceType:   v["InstanceType"].(string),
 		sshKeyName:     v["SshKeyName"].(string),
+		s3Endpoint:     v["CreateS3Endpoint"].(bool),
+		dynamoEndpoint: v["CreateDynamoEndpoint"].(bool),
 	}
 	vpcNet, err := netip.ParsePrefix(out.cidrBlock)
 	if err != nil {
@@ -172,84 +179,77 @@ func readVars(in *blueprint.Input) (vars, error) {
 	return out, nil
 }
 
-// Render implements blueprint.Blueprint.
+// Render implements blueprint.Blueprint. The template is the one stacker
+// 1.7 renders with stacker_blueprints.vpc.VPC for the same variables, byte
+// for byte (no AWSTemplateFormatVersion, a single DependsOn as a string,
+// the DHCP domain name as an Fn::Join, the NAT gateways' elastic IPs with
+// InstanceId set to AWS::NoValue), except that a NAT instance's ImageId
+// looks ImageName up in the AmiMap mapping by value (the Python blueprint
+// refers to an ImageName parameter it never declares, a template
+// CloudFormation refuses) and that an empty SshKeyName leaves KeyName out
+// (the Python blueprint sends KeyName "").
 func (b *VPC) Render(_ context.Context, in *blueprint.Input) (*blueprint.Template, error) {
 	v, err := readVars(in)
 	if err != nil {
 		return nil, fmt.Errorf("blueprint %q: %w", in.Name, err)
 	}
 	t := blueprint.NewTemplate(in)
-	ref := cloudformation.Ref
+	t.AWSTemplateFormatVersion = "" // stacker's templates have none
+	add := func(name, typ string, props obj, dependsOn string) {
+		t.Resources[name] = &resource{typ: typ, props: props, dependsOn: dependsOn}
+	}
 	vpcID := ref(vpcName)
 	out := func(name string, value any) { t.Outputs[name] = cloudformation.Output{Value: value} }
 
 	// The VPC.
-	t.Resources[vpcName] = &ec2.VPC{
-		CidrBlock:          cloudformation.String(v.cidrBlock),
-		EnableDnsSupport:   cloudformation.Bool(true),
-		EnableDnsHostnames: cloudformation.Bool(true),
-	}
+	add(vpcName, "AWS::EC2::VPC", obj{"CidrBlock": v.cidrBlock, "EnableDnsSupport": true, "EnableDnsHostnames": true}, "")
 	out("VpcId", vpcID)
 
 	// The internal zone.
 	if v.internalDomain != "" {
-		t.Resources["InternalZone"] = &route53.HostedZone{
-			Name: cloudformation.String(v.internalDomain),
-			VPCs: []route53.HostedZone_VPC{{VPCId: vpcID, VPCRegion: ref("AWS::Region")}},
-		}
+		add("InternalZone", "AWS::Route53::HostedZone", obj{
+			"Name": v.internalDomain,
+			"VPCs": []any{obj{"VPCId": vpcID, "VPCRegion": ref("AWS::Region")}},
+		}, "")
 		out("InternalZoneId", ref("InternalZone"))
 		out("InternalZoneName", v.internalDomain)
 	}
 
 	// The default security group.
-	t.Resources[defaultSG] = &ec2.SecurityGroup{
-		VpcId:            cloudformation.String(vpcID),
-		GroupDescription: "Default Security Group",
-	}
+	add(defaultSG, "AWS::EC2::SecurityGroup", obj{"VpcId": vpcID, "GroupDescription": "Default Security Group"}, "")
 	out("DefaultSG", ref(defaultSG))
 
-	// DHCP options: the internal and base domains, when set, as search
-	// domains (space separated).
-	dhcp := &ec2.DHCPOptions{DomainNameServers: []string{"AmazonProvidedDNS"}}
-	var domains []string
-	for _, d := range []string{v.internalDomain, v.baseDomain} {
-		if d != "" {
-			domains = append(domains, d)
-		}
+	// DHCP options: when either domain is set, both joined by a space as
+	// the search domains (an unset one stays an empty string, as in the
+	// Python blueprint).
+	dhcp := obj{"DomainNameServers": []any{"AmazonProvidedDNS"}}
+	if v.internalDomain != "" || v.baseDomain != "" {
+		dhcp["DomainName"] = join(" ", []any{v.internalDomain, v.baseDomain})
 	}
-	if len(domains) > 0 {
-		dhcp.DomainName = cloudformation.String(strings.Join(domains, " "))
-	}
-	t.Resources["DHCPOptions"] = dhcp
-	t.Resources["DHCPAssociation"] = &ec2.VPCDHCPOptionsAssociation{
-		VpcId:         vpcID,
-		DhcpOptionsId: ref("DHCPOptions"),
-	}
+	add("DHCPOptions", "AWS::EC2::DHCPOptions", dhcp, "")
+	add("DHCPAssociation", "AWS::EC2::VPCDHCPOptionsAssociation", obj{"VpcId": vpcID, "DhcpOptionsId": ref("DHCPOptions")}, "")
 
 	// The network.
-	t.Resources[gateway] = &ec2.InternetGateway{}
-	t.Resources[gwAttach] = &ec2.VPCGatewayAttachment{
-		VpcId:             vpcID,
-		InternetGatewayId: cloudformation.String(ref(gateway)),
-	}
-	t.Resources["DefaultACL"] = &ec2.NetworkAcl{VpcId: vpcID}
+	add(gateway, "AWS::EC2::InternetGateway", nil, "")
+	add(gwAttach, "AWS::EC2::VPCGatewayAttachment", obj{"VpcId": vpcID, "InternetGatewayId": ref(gateway)}, "")
+	add("DefaultACL", "AWS::EC2::NetworkAcl", obj{"VpcId": vpcID}, "")
 	if !v.useNatGateway {
-		t.Resources[natSG] = &ec2.SecurityGroup{
-			VpcId:            cloudformation.String(vpcID),
-			GroupDescription: "NAT Instance Security Group",
-			SecurityGroupIngress: []ec2.SecurityGroup_Ingress{{
-				IpProtocol: "-1", SourceSecurityGroupId: cloudformation.String(ref(defaultSG)),
+		add(natSG, "AWS::EC2::SecurityGroup", obj{
+			"VpcId":            vpcID,
+			"GroupDescription": "NAT Instance Security Group",
+			"SecurityGroupIngress": []any{obj{
+				"IpProtocol": "-1", "FromPort": "-1", "ToPort": "-1", "SourceSecurityGroupId": ref(defaultSG),
 			}},
-			SecurityGroupEgress: []ec2.SecurityGroup_Egress{{
-				IpProtocol: "-1", CidrIp: cloudformation.String("0.0.0.0/0"),
+			"SecurityGroupEgress": []any{obj{
+				"IpProtocol": "-1", "FromPort": "-1", "ToPort": "-1", "CidrIp": "0.0.0.0/0",
 			}},
-		}
+		}, "")
 	}
 
-	var zones []string
+	var zones, routeTables []any
 	subnetNames := map[string][]string{}
 	for i := range v.azCount {
-		az := cloudformation.Select(i, cloudformation.GetAZs(""))
+		az := obj{"Fn::Select": []any{i, obj{"Fn::GetAZs": ""}}}
 		zones = append(zones, az)
 		for _, kind := range []string{"Public", "Private"} {
 			netType := strings.ToLower(kind)
@@ -259,85 +259,181 @@ func (b *VPC) Render(_ context.Context, in *blueprint.Input) (*blueprint.Templat
 			if kind == "Private" {
 				cidrs = v.private
 			}
-			sn := &ec2.Subnet{
-				AvailabilityZone: cloudformation.String(az),
-				VpcId:            vpcID,
-				CidrBlock:        cloudformation.String(cidrs[i]),
-				Tags:             []tags.Tag{{Key: "type", Value: netType}},
-			}
-			sn.AWSCloudFormationDependsOn = []string{gwAttach}
-			t.Resources[subnet] = sn
+			typeTag := []any{obj{"Key": "type", "Value": netType}}
+			add(subnet, "AWS::EC2::Subnet", obj{
+				"AvailabilityZone": az, "VpcId": vpcID, "CidrBlock": cidrs[i], "Tags": typeTag,
+			}, gwAttach)
 
 			rt := fmt.Sprintf("%sRouteTable%d", kind, i)
-			t.Resources[rt] = &ec2.RouteTable{VpcId: vpcID, Tags: []tags.Tag{{Key: "type", Value: netType}}}
-			t.Resources[fmt.Sprintf("%sRouteTableAssociation%d", kind, i)] = &ec2.SubnetRouteTableAssociation{
-				SubnetId: ref(subnet), RouteTableId: ref(rt),
-			}
-			route := &ec2.Route{RouteTableId: ref(rt), DestinationCidrBlock: cloudformation.String("0.0.0.0/0")}
+			add(rt, "AWS::EC2::RouteTable", obj{"VpcId": vpcID, "Tags": typeTag}, "")
+			routeTables = append(routeTables, ref(rt))
+			add(fmt.Sprintf("%sRouteTableAssociation%d", kind, i), "AWS::EC2::SubnetRouteTableAssociation",
+				obj{"SubnetId": ref(subnet), "RouteTableId": ref(rt)}, "")
+			route := obj{"RouteTableId": ref(rt), "DestinationCidrBlock": "0.0.0.0/0"}
 			routeName := fmt.Sprintf("%sRoute%d", kind, i)
-			if kind == "Public" {
+			switch {
+			case kind == "Public":
 				// NAT lives in the public subnets, whose default route is
 				// the internet gateway.
-				route.GatewayId = cloudformation.String(ref(gateway))
-				route.AWSCloudFormationDependsOn = []string{gwAttach}
-				t.Resources[routeName] = route
-				b.natFor(t, v, i, subnet)
+				route["GatewayId"] = ref(gateway)
+				add(routeName, "AWS::EC2::Route", route, "")
+				natFor(t, v, i, subnet)
 				continue
+			case v.useNatGateway:
+				route["NatGatewayId"] = ref(fmt.Sprintf("NatGateway%d", i))
+			default:
+				route["InstanceId"] = ref(fmt.Sprintf("NatInstance%d", i))
 			}
-			if v.useNatGateway {
-				route.NatGatewayId = cloudformation.String(ref(fmt.Sprintf("NatGateway%d", i)))
-			} else {
-				route.InstanceId = cloudformation.String(ref(fmt.Sprintf("NatInstance%d", i)))
-			}
-			t.Resources[routeName] = route
+			add(routeName, "AWS::EC2::Route", route, "")
 		}
 	}
 	for _, kind := range []string{"Public", "Private"} {
-		refs := make([]string, len(subnetNames[kind]))
+		refs := make([]any, len(subnetNames[kind]))
 		for i, sn := range subnetNames[kind] {
 			refs[i] = ref(sn)
 			out(fmt.Sprintf("%sSubnet%d", kind, i), ref(sn))
 		}
-		out(kind+"Subnets", cloudformation.Join(",", refs))
+		out(kind+"Subnets", join(",", refs))
 	}
-	out("AvailabilityZones", cloudformation.Join(",", zones))
+	out("AvailabilityZones", join(",", zones))
 	for i, az := range zones {
 		out(fmt.Sprintf("AvailabilityZone%d", i), az)
 	}
-	return blueprint.RenderTemplate(t, b.Variables(), in)
+
+	// Gateway endpoints, on every route table.
+	for _, ep := range []struct {
+		flag          bool
+		name, service string
+	}{
+		{v.s3Endpoint, "s3VpcEndpoint", "s3"},
+		{v.dynamoEndpoint, "dynamoVpcEndpoint", "dynamodb"},
+	} {
+		if ep.flag {
+			add(ep.name, "AWS::EC2::VPCEndpoint", obj{
+				"RouteTableIds": routeTables,
+				"VpcId":         vpcID,
+				"ServiceName":   obj{"Fn::Sub": "com.amazonaws.${AWS::Region}." + ep.service},
+			}, "")
+		}
+	}
+	tpl, err := blueprint.RenderTemplate(t, b.Variables(), in)
+	if err != nil {
+		return nil, err
+	}
+	// RenderTemplate's JSON goes through goformation's intrinsic
+	// processor, which evaluates plain intrinsic objects (Fn::Select of
+	// Fn::GetAZs becomes "us-east-1a"); every value here is plain JSON, so
+	// the body is written without it.
+	if tpl.Body, err = marshal(t, in.Indent); err != nil {
+		return nil, fmt.Errorf("rendering blueprint %q: %w", in.Name, err)
+	}
+	return tpl, nil
+}
+
+// marshal writes t as troposphere's to_json does (json.dumps with
+// sort_keys, separators ", " and ": ", indent spaces a level, ensure_ascii):
+// keys sorted, no HTML escaping, characters outside printable ASCII as
+// \uXXXX escapes, no trailing newline.
+func marshal(t *cloudformation.Template, indent int) ([]byte, error) {
+	if indent <= 0 {
+		indent = blueprint.DefaultIndent
+	}
+	raw, err := json.Marshal(t)
+	if err != nil {
+		return nil, fmt.Errorf("encoding template: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("encoding template: %w", err)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", strings.Repeat(" ", indent))
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("encoding template: %w", err)
+	}
+	body := bytes.TrimRight(buf.Bytes(), "\n")
+	// Outside strings the encoder writes only ASCII, so escaping every
+	// other character here touches string contents only.
+	var esc bytes.Buffer
+	for _, r := range string(body) {
+		switch {
+		case r >= 0x20 && r < 0x7f:
+			esc.WriteRune(r)
+		case r > 0xffff:
+			hi, lo := utf16.EncodeRune(r)
+			fmt.Fprintf(&esc, "\\u%04x\\u%04x", hi, lo)
+		case r == '\n' || r == '\t' || r == '\r':
+			esc.WriteRune(r) // indentation; in strings the encoder escaped them
+		default:
+			fmt.Fprintf(&esc, "\\u%04x", r)
+		}
+	}
+	return esc.Bytes(), nil
 }
 
 // natFor adds the NAT gateway (or instance) of zone i and its elastic IP.
-func (*VPC) natFor(t *cloudformation.Template, v vars, i int, subnet string) {
-	ref := cloudformation.Ref
+func natFor(t *cloudformation.Template, v vars, i int, subnet string) {
 	eipName := fmt.Sprintf("NATExternalIp%d", i)
-	eip := &ec2.EIP{Domain: cloudformation.String("vpc")}
-	eip.AWSCloudFormationDependsOn = []string{gwAttach}
+	// A NAT gateway's elastic IP stays unattached: the gateway takes it.
+	eip := obj{"Domain": "vpc", "InstanceId": ref("AWS::NoValue")}
 	if v.useNatGateway {
 		gw := fmt.Sprintf("NatGateway%d", i)
-		t.Resources[gw] = &ec2.NatGateway{
-			AllocationId: cloudformation.String(cloudformation.GetAtt(eipName, "AllocationId")),
-			SubnetId:     ref(subnet),
-		}
+		t.Resources[gw] = &resource{typ: "AWS::EC2::NatGateway", props: obj{
+			"AllocationId": obj{"Fn::GetAtt": []any{eipName, "AllocationId"}},
+			"SubnetId":     ref(subnet),
+		}}
 		t.Outputs[gw+"Id"] = cloudformation.Output{Value: ref(gw)}
 	} else {
 		inst := fmt.Sprintf("NatInstance%d", i)
-		ni := &ec2.Instance{
-			ImageId:          cloudformation.String(cloudformation.FindInMap(amiMap, ref("AWS::Region"), v.imageName)),
-			SecurityGroupIds: []string{ref(defaultSG), ref(natSG)},
-			SubnetId:         cloudformation.String(ref(subnet)),
-			InstanceType:     cloudformation.String(v.instanceType),
-			SourceDestCheck:  cloudformation.Bool(false),
-			Tags:             []tags.Tag{{Key: "Name", Value: fmt.Sprintf("nat-gw%d", i)}},
+		props := obj{
+			"ImageId":          obj{"Fn::FindInMap": []any{amiMap, ref("AWS::Region"), v.imageName}},
+			"SecurityGroupIds": []any{ref(defaultSG), ref(natSG)},
+			"SubnetId":         ref(subnet),
+			"InstanceType":     v.instanceType,
+			"SourceDestCheck":  false,
+			"Tags":             []any{obj{"Key": "Name", "Value": fmt.Sprintf("nat-gw%d", i)}},
 		}
 		if v.sshKeyName != "" {
-			ni.KeyName = cloudformation.String(v.sshKeyName)
+			props["KeyName"] = v.sshKeyName
 		}
-		ni.AWSCloudFormationDependsOn = []string{gwAttach}
-		t.Resources[inst] = ni
-		t.Outputs[inst+"PublicHostname"] = cloudformation.Output{Value: cloudformation.GetAtt(inst, "PublicDnsName")}
+		t.Resources[inst] = &resource{typ: "AWS::EC2::Instance", props: props, dependsOn: gwAttach}
+		t.Outputs[inst+"PublicHostname"] = cloudformation.Output{Value: obj{"Fn::GetAtt": []any{inst, "PublicDnsName"}}}
 		t.Outputs[inst+"InstanceId"] = cloudformation.Output{Value: ref(inst)}
-		eip.InstanceId = cloudformation.String(ref(inst))
+		eip["InstanceId"] = ref(inst)
 	}
-	t.Resources[eipName] = eip
+	t.Resources[eipName] = &resource{typ: "AWS::EC2::EIP", props: eip, dependsOn: gwAttach}
+}
+
+// obj is a JSON object of the template.
+type obj = map[string]any
+
+func ref(name string) obj { return obj{"Ref": name} }
+
+func join(sep string, items []any) obj { return obj{"Fn::Join": []any{sep, items}} }
+
+// resource is a template resource written as troposphere writes it: no
+// Properties key when it has none, and DependsOn as a single name.
+type resource struct {
+	typ       string
+	props     obj
+	dependsOn string
+}
+
+// AWSCloudFormationType implements cloudformation.Resource.
+func (r *resource) AWSCloudFormationType() string { return r.typ }
+
+// MarshalJSON writes the resource.
+func (r *resource) MarshalJSON() ([]byte, error) {
+	m := obj{"Type": r.typ}
+	if len(r.props) > 0 {
+		m["Properties"] = r.props
+	}
+	if r.dependsOn != "" {
+		m["DependsOn"] = r.dependsOn
+	}
+	return json.Marshal(m)
 }
