@@ -43,6 +43,10 @@ type ActionStats struct {
 	Errors int64 `json:"errors"`
 	// Dropped counts connections closed without a response.
 	Dropped int64 `json:"dropped"`
+	// Lost counts calls the service performed whose answer was then lost
+	// (the connection closed without a response after the call took
+	// effect).
+	Lost int64 `json:"lost"`
 }
 
 type failureRule struct {
@@ -270,8 +274,8 @@ func (f *faultState) SetFaults(fs FaultSpec) error {
 	return nil
 }
 
-// decide returns "throttle", "error", "drop" or "" for a call, and counts
-// it.
+// decide returns "throttle", "error", "drop", "lost" or "" for a call, and
+// counts it.
 func (f *faultState) decide(account, region, service, action string) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -290,6 +294,8 @@ func (f *faultState) decide(account, region, service, action string) string {
 		st.Errors++
 	case "drop":
 		st.Dropped++
+	case "lost":
+		st.Lost++
 	}
 	return kind
 }
@@ -357,7 +363,9 @@ var (
 )
 
 // injectFault applies throttling and random faults to an authenticated
-// call; it reports whether it answered the request.
+// call; it reports whether it answered the request. A lost answer is not
+// answered here: it marks rc.lost, and the call is served into the void
+// (serveLost) before the connection is dropped.
 func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, rc *reqCtx) bool {
 	acct := ""
 	if rc.principal != nil {
@@ -372,18 +380,44 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request, rc *reqCtx)
 		return true
 	case "drop":
 		rc.code = "ConnectionDropped"
-		if hj, ok := w.(*statusWriter); ok {
-			if c, _, err := hj.Hijack(); err == nil {
-				_ = c.Close()
-				hj.status = 0
-				return true
-			}
-		}
-		s.writeError(w, r, rc, apiErr(500, "InternalFailure", "We encountered an internal error. Please try again."))
+		s.dropConnection(w, r, rc)
 		return true
+	case "lost":
+		rc.lost = true
 	}
 	return false
 }
+
+// dropConnection closes the request's connection without a response (a
+// 500 InternalFailure when the connection cannot be taken over).
+func (s *Server) dropConnection(w http.ResponseWriter, r *http.Request, rc *reqCtx) {
+	if hj, ok := w.(*statusWriter); ok {
+		if c, _, err := hj.Hijack(); err == nil {
+			_ = c.Close()
+			hj.status = 0
+			return
+		}
+	}
+	s.writeError(w, r, rc, apiErr(500, "InternalFailure", "We encountered an internal error. Please try again."))
+}
+
+// serveLost performs the call, discards its answer and drops the
+// connection: the call took effect but the caller never learns it did.
+// The request log records the outcome as AnswerLost.
+func (s *Server) serveLost(w http.ResponseWriter, r *http.Request, rc *reqCtx, svc platform.Service, call *platform.Call) {
+	if err := svc.Serve(&discardWriter{header: http.Header{}}, call); err != nil {
+		s.log.Debug("sandbox: lost answer was an error", "service", rc.service, "action", rc.action, "err", err)
+	}
+	rc.code = "AnswerLost"
+	s.dropConnection(w, r, rc)
+}
+
+// discardWriter is a response writer whose answer goes nowhere.
+type discardWriter struct{ header http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.header }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}
 
 // LogEntry is one API request in the request log.
 type LogEntry struct {

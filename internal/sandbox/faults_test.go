@@ -197,3 +197,59 @@ func apiCodeOf(err error) (string, string) {
 	}
 	return ae.ErrorCode(), ae.ErrorMessage()
 }
+
+// TestLostAnswer: a "lost" fault performs the call, then closes the
+// connection without an answer. The stack exists though the caller got a
+// transport error; a retry with the same ClientRequestToken gets the same
+// stack, not a second one; the loss is counted and logged.
+func TestLostAnswer(t *testing.T) {
+	env := sandboxtest.Start(t)
+	ctx := context.Background()
+	c := cloudformation.NewFromConfig(env.AWSConfig(ctx, "prod"), cfnNoRetry)
+	env.ClearStats()
+	env.SetFaults(sandbox.FaultSpec{Seed: 3, Rules: []sandbox.FaultRule{{Kind: "lost", Service: "cloudformation", Action: "CreateStack", Rate: 1}}})
+	in := &cloudformation.CreateStackInput{StackName: aws.String("lost-a"), TemplateBody: aws.String(bucketTemplate), ClientRequestToken: aws.String("tok-1")}
+	_, err := c.CreateStack(ctx, in)
+	var re *awshttp.ResponseError
+	if err == nil || (errors.As(err, &re) && re.HTTPStatusCode() != 0) {
+		t.Fatalf("lost answer: got %v, want a transport error (no response)", err)
+	}
+	if s := statsOf(env, "cloudformation", "CreateStack"); s.Calls != 1 || s.Lost != 1 || s.Dropped+s.Errors+s.Throttled != 0 {
+		t.Errorf("stats %+v, want 1 call, 1 lost", s)
+	}
+	if got := env.RequestLog(); len(got) == 0 || got[len(got)-1].Action != "CreateStack" || got[len(got)-1].Outcome != "AnswerLost" {
+		t.Errorf("request log: %+v, want CreateStack AnswerLost last", got)
+	}
+	// Reads are not matched by the rule: the call took effect.
+	st := waitSettled(t, ctx, c, "lost-a")
+	if st.StackStatus != cfntypes.StackStatusCreateComplete {
+		t.Fatalf("lost-a: %s, want CREATE_COMPLETE", st.StackStatus)
+	}
+	env.SetFaults(sandbox.FaultSpec{})
+	out, err := c.CreateStack(ctx, in)
+	if err != nil {
+		t.Fatalf("retry with the same token: %v", err)
+	}
+	if aws.ToString(out.StackId) != aws.ToString(st.StackId) {
+		t.Errorf("retry created %s, want the first stack %s", aws.ToString(out.StackId), aws.ToString(st.StackId))
+	}
+	in.ClientRequestToken = aws.String("tok-2")
+	if _, err := c.CreateStack(ctx, in); err == nil {
+		t.Errorf("CreateStack with a new token over a live stack succeeded")
+	} else if code, _ := apiCodeOf(err); code != "AlreadyExistsException" {
+		t.Errorf("CreateStack with a new token: %v, want AlreadyExistsException", err)
+	}
+	list, err := c.ListStacks(ctx, &cloudformation.ListStacksInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, s := range list.StackSummaries {
+		if aws.ToString(s.StackName) == "lost-a" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("lost-a exists %d times, want once", n)
+	}
+}

@@ -232,6 +232,9 @@ type reqCtx struct {
 	principal *platform.Principal
 	proto     platform.Protocol
 	code      string
+	// lost: the call is performed but its answer is lost (fault kind
+	// "lost").
+	lost bool
 }
 
 // apiErr builds an APIError.
@@ -345,6 +348,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	call.Action = rc.action
 	if s.injectFault(rw, r, rc) {
+		return
+	}
+	if rc.lost {
+		s.serveLost(rw, r, rc, svc, call)
 		return
 	}
 	if serr := svc.Serve(rw, call); serr != nil {

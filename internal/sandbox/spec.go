@@ -123,8 +123,10 @@ type FaultSpec struct {
 // empty matches all).
 type FaultRule struct {
 	// Kind is "throttle" (400 Throttling "Rate exceeded"; S3: 503
-	// SlowDown), "error" (500 InternalFailure; S3: InternalError) or
-	// "drop" (the connection is closed without a response).
+	// SlowDown), "error" (500 InternalFailure; S3: InternalError),
+	// "drop" (the connection is closed without a response) or "lost" (the
+	// service performs the call, then the connection is closed without a
+	// response: the call took effect but its answer is lost).
 	Kind    string  `yaml:"kind" json:"kind"`
 	Account string  `yaml:"account" json:"account,omitempty"`
 	Region  string  `yaml:"region" json:"region,omitempty"`
@@ -316,9 +318,9 @@ func (p *PolicyDoc) UnmarshalJSON(b []byte) error {
 func (f FaultSpec) validate() error {
 	for i, r := range f.Rules {
 		switch r.Kind {
-		case "throttle", "error", "drop":
+		case "throttle", "error", "drop", "lost":
 		default:
-			return fmt.Errorf("faults.rules[%d]: kind %q is not throttle, error or drop", i, r.Kind)
+			return fmt.Errorf("faults.rules[%d]: kind %q is not throttle, error, drop or lost", i, r.Kind)
 		}
 		if r.Rate < 0 || r.Rate > 1 {
 			return fmt.Errorf("faults.rules[%d]: rate %v is not between 0 and 1", i, r.Rate)
