@@ -124,7 +124,7 @@ func runBuild(ctx context.Context, f *Factory, o *BuildOptions) error {
 	if err := checkApprove(cfg, o.Approve); err != nil {
 		return usageErr(err)
 	}
-	do, err := o.Common.deployOptions(ctx, f, cfg, reg, g)
+	do, err := o.Common.deployOptions(ctx, f, cfg, reg, g, hookrun.PreBuild, hookrun.PostBuild)
 	if err != nil {
 		return err
 	}

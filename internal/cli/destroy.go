@@ -60,7 +60,7 @@ func runDestroy(ctx context.Context, f *Factory, o *DestroyOptions) error {
 	if err := checkHooks(ctx, cfg, reg, g, hookrun.PreDestroy, hookrun.PostDestroy); err != nil {
 		return err
 	}
-	do, err := o.Common.deployOptions(ctx, f, cfg, reg, g) // g not reversed: deploy.Destroy walks it dependants first
+	do, err := o.Common.deployOptions(ctx, f, cfg, reg, g, hookrun.PreDestroy, hookrun.PostDestroy) // g not reversed: deploy.Destroy walks it dependants first
 	if err != nil {
 		return err
 	}

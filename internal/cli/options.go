@@ -370,12 +370,17 @@ func (o *CommonOptions) load(ctx context.Context, f *Factory, s loadSpec) (*conf
 // deploy options every AWS command shares; the caller adds its own. Before
 // any AWS call it checks that every profile the graph's stacks use exists
 // (preflight.Profiles): an unknown one is a config error (exit 2) at the
-// stack's profile: key, or naming --profile / AWS_PROFILE.
-func (o *CommonOptions) deployOptions(ctx context.Context, f *Factory, cfg *config.Config, reg *lookup.Registry, g *graph.Graph) (deploy.Options, error) {
+// stack's profile: key or a hook's profile arg (the hooks of the stages
+// given, those the command runs), or naming --profile / AWS_PROFILE.
+func (o *CommonOptions) deployOptions(ctx context.Context, f *Factory, cfg *config.Config, reg *lookup.Registry, g *graph.Graph, hookStages ...string) (deploy.Options, error) {
 	stdio := f.IO
 	console := o.newConsole(f)
 	targets := f.targets(o.targetOptions(console))
-	if err := preflight.Profiles(cfg, g.Order(), targets); err != nil {
+	var hs []config.Hook
+	for _, stage := range hookStages {
+		hs = append(hs, hookrun.Hooks(cfg, stage)...)
+	}
+	if err := preflight.Profiles(cfg, g.Order(), targets, hs...); err != nil {
 		return deploy.Options{}, usageErr(err)
 	}
 	return deploy.Options{

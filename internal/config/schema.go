@@ -488,6 +488,12 @@ func (d *decoder) hook(n *yaml.Node, label string) (Hook, bool) {
 			h.DataKey, _ = d.str(p.v, where+p.key)
 		case "args":
 			h.Args = d.anyMap(p.v, where+p.key)
+			for _, a := range d.pairs(p.v, 0) {
+				if h.ArgPos == nil {
+					h.ArgPos = map[string]Pos{}
+				}
+				h.ArgPos[a.key] = d.pos(a.k)
+			}
 		default:
 			d.unknownKey(p, where, hookKeys, false)
 		}

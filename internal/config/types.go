@@ -119,7 +119,10 @@ type Hook struct {
 	Enabled  bool // default true
 	DataKey  string
 	Args     map[string]any
-	Pos      Pos
+	// ArgPos gives the position of each args key (as ProfilePos for a
+	// stack's profile:), so a bad profile or region arg is reported there.
+	ArgPos map[string]Pos
+	Pos    Pos
 }
 
 // Stack is one stack declaration.

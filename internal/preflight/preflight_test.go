@@ -192,6 +192,28 @@ func (p profiles) ProfileOrigin(k target.Key) (string, string) {
 func (p profiles) KnownProfiles() ([]string, error) { return p.known, p.readErr }
 func (p profiles) ProfileFiles() []string           { return []string{"/h/.aws/config", "/h/.aws/credentials"} }
 
+// hookProfiles are build hooks (after a stack list) with profile args:
+// one unknown, one known, one unknown but disabled.
+const hookProfiles = `pre_build:
+  - path: stacker.hooks.keypair.ensure_keypair_exists
+    args:
+      keypair: deploy
+      profile: sandbox-stag
+      region: eu-west-1
+  - path: stacker.hooks.command.run_command
+    args: {command: "true", profile: sandbox-master}
+post_build:
+  - path: stacker.hooks.command.run_command
+    enabled: false
+    args: {command: "true", profile: nowhere}
+`
+
+// hookDefault is a build hook without a profile arg: it uses the default.
+const hookDefault = `post_build:
+  - path: stacker.hooks.command.run_command
+    args: {command: "true", region: eu-west-1}
+`
+
 func TestProfiles(t *testing.T) {
 	known := []string{"sandbox-master", "sandbox-prod", "sandbox-stage"}
 	withProfiles := stack("a", good) + "    profile: sandbox-prd\n" + stack("b", good) + "    profile: sandbox-stage\n" + stack("c", good)
@@ -208,6 +230,8 @@ func TestProfiles(t *testing.T) {
 		{"AWS_PROFILE and the template bucket", stack("a", good), profiles{known: known, env: "prod"}, "my-bucket"},
 		{"nothing close", stack("a", good), profiles{known: known, flag: "zzz"}, ""},
 		{"unreadable files", stack("a", good), profiles{readErr: errors.New("read AWS config file: permission denied")}, ""},
+		{"a hook's own profile, at its arg (disabled hooks skipped)", stack("a", good) + "    profile: sandbox-prod\n" + hookProfiles, profiles{known: known}, ""},
+		{"--profile, naming the hooks that use it", stack("a", good) + "    profile: sandbox-stage\n" + hookDefault, profiles{known: known, flag: "sandbox-prd"}, ""},
 	}
 	var out bytes.Buffer
 	for _, tt := range tests {
@@ -220,7 +244,7 @@ func TestProfiles(t *testing.T) {
 			for _, st := range cfg.Stacks {
 				names = append(names, st.Name)
 			}
-			err := Profiles(cfg, names, tt.src)
+			err := Profiles(cfg, names, tt.src, append(cfg.PreBuild, cfg.PostBuild...)...)
 			got := report(cfg, &Report{}, err)
 			if got == "" {
 				got = "(no problems)\n"

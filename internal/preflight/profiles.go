@@ -30,7 +30,12 @@ type ProfileSource interface {
 // a problem at its profile: key; an unknown default profile is one problem
 // naming the flag or variable and every stack that uses it. Each offers
 // the nearest known profiles. The error is a *Problems (exit 2).
-func Profiles(cfg *config.Config, names []string, src ProfileSource) error {
+//
+// hooks are the hooks the command will run (disabled ones are skipped):
+// a hook whose args name a profile that is not defined is a problem at
+// that profile arg; a hook without one uses the default profile and is
+// named among its users.
+func Profiles(cfg *config.Config, names []string, src ProfileSource, hooks ...config.Hook) error {
 	known, err := src.KnownProfiles()
 	if err != nil {
 		return &Problems{config.Errors{&Problem{Msg: err.Error()}}}
@@ -71,6 +76,22 @@ func Profiles(cfg *config.Config, names []string, src ProfileSource) error {
 			continue
 		}
 		check(target.Key{Profile: st.Profile, Region: st.Region}, fmt.Sprintf("stack %q at %s:%d:%d", st.Name, st.Pos.File, st.Pos.Line, st.Pos.Col), st)
+	}
+	for _, h := range hooks {
+		if !h.Enabled {
+			continue
+		}
+		var k target.Key
+		k.Profile, _ = h.Args["profile"].(string)
+		k.Region, _ = h.Args["region"].(string)
+		if k.Profile != "" {
+			if !slices.Contains(known, k.Profile) {
+				problems = append(problems, &Problem{Pos: h.ArgPos["profile"],
+					Msg: fmt.Sprintf("hook %s: profile %q is not in %s%s", h.Path, k.Profile, files, didYouMean(k.Profile))})
+			}
+			continue
+		}
+		check(k, fmt.Sprintf("hook %s at %s:%d:%d", h.Path, h.Pos.File, h.Pos.Line, h.Pos.Col), nil)
 	}
 	for _, u := range order {
 		what := u.origin + " " + u.name
