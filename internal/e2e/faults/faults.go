@@ -137,6 +137,14 @@ func Kinds() []Kind {
 		{"cfn-5xx-20", sandbox.FaultSpec{Seed: 20, Rules: []sandbox.FaultRule{{Kind: "error", Service: "cloudformation", Rate: 0.2}}}},
 		{"drop-10", sandbox.FaultSpec{Seed: 10, Rules: []sandbox.FaultRule{{Kind: "drop", Rate: 0.1}}}},
 		{"s3-throttle-50", sandbox.FaultSpec{Seed: 5, Rules: []sandbox.FaultRule{{Kind: "throttle", Service: "s3", Rate: 0.5}}}},
+		// The mutating calls that carry a ClientRequestToken take effect,
+		// then their answer is lost.
+		{"cfn-lost-20", sandbox.FaultSpec{Seed: 21, Rules: []sandbox.FaultRule{
+			{Kind: "lost", Service: "cloudformation", Action: "CreateStack", Rate: 0.2},
+			{Kind: "lost", Service: "cloudformation", Action: "UpdateStack", Rate: 0.2},
+			{Kind: "lost", Service: "cloudformation", Action: "DeleteStack", Rate: 0.2},
+			{Kind: "lost", Service: "cloudformation", Action: "ExecuteChangeSet", Rate: 0.2},
+		}}},
 	}
 }
 
@@ -329,6 +337,9 @@ type State struct {
 	Outputs map[string]string
 	// ChangeSets counts the change sets of the live stacks.
 	ChangeSets int
+	// Created counts by config name the stacks ever created under its
+	// name (live and deleted: distinct stack ids in ListStacks).
+	Created map[string]int
 }
 
 // Inspect reads the real state of every stack with faults switched off
@@ -345,7 +356,7 @@ func (s *Sandbox) Inspect(ctx context.Context, restore sandbox.FaultSpec) (State
 		HTTPClient:  &http.Client{Timeout: 30 * time.Second},
 	}
 	c := cloudformation.NewFromConfig(cfg)
-	st := State{Status: map[string]string{}, Outputs: map[string]string{}}
+	st := State{Status: map[string]string{}, Outputs: map[string]string{}, Created: map[string]int{}}
 	var token *string
 	for {
 		out, err := c.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{NextToken: token})
@@ -374,7 +385,41 @@ func (s *Sandbox) Inspect(ctx context.Context, restore sandbox.FaultSpec) (State
 			break
 		}
 	}
+	ids := map[string]bool{}
+	token = nil
+	for {
+		out, err := c.ListStacks(ctx, &cloudformation.ListStacksInput{NextToken: token})
+		if err != nil {
+			return st, fmt.Errorf("list stacks with deleted ones: %w", err)
+		}
+		for _, x := range out.StackSummaries {
+			name, ok := strings.CutPrefix(aws.ToString(x.StackName), Namespace+"-")
+			if ok && !ids[aws.ToString(x.StackId)] {
+				ids[aws.ToString(x.StackId)] = true
+				st.Created[name]++
+			}
+		}
+		token = out.NextToken
+		if aws.ToString(token) == "" {
+			break
+		}
+	}
 	return st, nil
+}
+
+// CreatedOnce requires every config stack to have been created exactly
+// once (no duplicate created by a retried submission).
+func (st State) CreatedOnce() error {
+	var errs []string
+	for _, n := range Names() {
+		if st.Created[n] != 1 {
+			errs = append(errs, fmt.Sprintf("%s: created %d times, want once", n, st.Created[n]))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "\n"))
+	}
+	return nil
 }
 
 // InProgress lists the stacks CloudFormation is still changing.
@@ -424,12 +469,13 @@ func All(status string) map[string]string {
 	return out
 }
 
-// Injected sums the faults the sandbox injected (throttled, errors and
-// dropped connections) since its counters were last cleared.
+// Injected sums the faults the sandbox injected (throttled, errors,
+// dropped connections and lost answers) since its counters were last
+// cleared.
 func (s *Sandbox) Injected() int64 {
 	var n int64
 	for _, a := range s.Server.Stats() {
-		n += a.Throttled + a.Errors + a.Dropped
+		n += a.Throttled + a.Errors + a.Dropped + a.Lost
 	}
 	return n
 }

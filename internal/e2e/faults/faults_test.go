@@ -83,6 +83,18 @@ func (s *suite) expectState(what string, faults sandbox.FaultSpec, want, outputs
 	}
 }
 
+// expectCreatedOnce requires every stack to have been created exactly once.
+func (s *suite) expectCreatedOnce(faults sandbox.FaultSpec) {
+	s.t.Helper()
+	st, err := s.sb.Inspect(context.Background(), faults)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if err := st.CreatedOnce(); err != nil {
+		s.t.Fatalf("stacks created more than once:\n%v", err)
+	}
+}
+
 // expectAll requires every stack's last status line to contain text.
 func (s *suite) expectAll(r Result, text, what string) {
 	s.t.Helper()
@@ -96,7 +108,9 @@ func (s *suite) expectAll(r Result, text, what string) {
 
 // Under each transient fault kind a build, a rerun, an update and a
 // destroy of the 30-stack config all exit 0 and leave every stack where
-// it should be: nothing in progress, no change set, the rerun all nochange.
+// it should be: nothing in progress, no change set, the rerun all nochange,
+// and no stack created twice (cfn-lost-20 loses the answers of calls that
+// took effect, so a blind retry would create or fail a second time).
 func TestTransientFaultsNeverFailAGoodDeploy(t *testing.T) {
 	for _, k := range Kinds() {
 		t.Run(k.Name, func(t *testing.T) {
@@ -121,6 +135,7 @@ func TestTransientFaultsNeverFailAGoodDeploy(t *testing.T) {
 			r = s.run(nil, Args("destroy", "--force", "-e", "rev=1")...)
 			s.expectCode(r, 0, "destroy")
 			s.expectState("after destroy", k.Faults, All(""), nil)
+			s.expectCreatedOnce(k.Faults)
 			if n := s.sb.Injected(); n == 0 {
 				t.Errorf("no fault was injected")
 			} else {
