@@ -5,14 +5,20 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
 	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
@@ -164,4 +170,73 @@ func stackOutput(t *testing.T, env *sandboxtest.Env, stack, key string) string {
 		}
 	}
 	return ""
+}
+
+const certPTYConfig = `namespace: crt
+stacker_bucket: ""
+pre_build:
+  - path: stacker.hooks.iam.ensure_server_cert_exists
+    data_key: cert
+    args:
+      cert_name: www
+stacks:
+  - name: app
+    template_path: templates/chain.yaml
+    variables:
+      Input: ${hook_data cert::cert_arn}
+`
+
+// TestServerCertHookAsksOnATerminal answers the server-certificate hook's
+// questions on a pseudo-terminal: yes, the certificate and key paths, no
+// chain. The certificate is uploaded to the sandbox and its ARN reaches
+// the stack; the private key is never printed.
+func TestServerCertHookAsksOnATerminal(t *testing.T) {
+	env := sandboxtest.Start(t)
+	dir := writeProject(t, certPTYConfig)
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "www.example.com"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd})
+	if err := os.WriteFile(filepath.Join(dir, "www.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "www.key"), keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	run := startPTY(t, env, dir, []string{"NO_COLOR=1"}, "build", "--progress", "plain", "stacker.yaml")
+	run.expect("Certificate 'www' wasn't found. Upload it now? (yes/no) ")
+	run.send("yes\n")
+	run.expect("Path to certificate (skip): ")
+	run.send("www.crt\n")
+	run.expect("Path to private_key (skip): ")
+	run.send("www.key\n")
+	run.expect("Path to chain (skip): ")
+	run.send("\n")
+	code, out := run.wait()
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if !strings.Contains(out, "uploaded certificate: www (arn:aws:iam::") {
+		t.Errorf("no uploaded line:\n%s", out)
+	}
+	for _, line := range strings.Split(string(keyPEM), "\n") {
+		if len(line) >= 16 && strings.Contains(out, line) {
+			t.Errorf("a line of the private key was printed: %q\n%s", line, out)
+		}
+	}
+	if v := stackOutput(t, env, "crt-app", "Value"); !strings.HasSuffix(v, ":server-certificate/www") {
+		t.Errorf("stack's Value output %q, want the certificate's ARN", v)
+	}
 }
