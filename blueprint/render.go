@@ -3,6 +3,7 @@ package blueprint
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -107,15 +108,20 @@ func RenderTemplate(t *cloudformation.Template, vars []Variable, in *Input) (*Te
 	return out, nil
 }
 
-// MarshalJSON renders a goformation template as JSON: intrinsic functions
-// resolved to their {"Fn::…"} form, keys sorted (like troposphere's
-// to_json), no HTML escaping, indent spaces per level (DefaultIndent when
-// indent is not positive) and no trailing newline.
+// MarshalJSON renders a goformation template as JSON: goformation's
+// encoded intrinsic functions (cloudformation.Ref, Join, ...) written in
+// their {"Fn::…"} form, keys sorted (like troposphere's to_json), no HTML
+// escaping, indent spaces per level (DefaultIndent when indent is not
+// positive) and no trailing newline. Nothing is evaluated: goformation's
+// own Template.JSON runs its intrinsic processor, which resolves plain
+// {"Ref": "AWS::Region"}, Fn::Select of Fn::GetAZs, Fn::Join of literals,
+// Fn::FindInMap and parameter defaults at render time, so a blueprint's
+// plain maps would not reach CloudFormation as written.
 func MarshalJSON(t *cloudformation.Template, indent int) ([]byte, error) {
 	if indent <= 0 {
 		indent = DefaultIndent
 	}
-	raw, err := t.JSON() // resolves goformation's encoded intrinsics
+	raw, err := json.Marshal(t)
 	if err != nil {
 		return nil, fmt.Errorf("encoding template: %w", err)
 	}
@@ -129,10 +135,60 @@ func MarshalJSON(t *cloudformation.Template, indent int) ([]byte, error) {
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", strings.Repeat(" ", indent))
-	if err := enc.Encode(v); err != nil {
+	if err := enc.Encode(decodeIntrinsics(v)); err != nil {
 		return nil, fmt.Errorf("encoding template: %w", err)
 	}
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// decodeIntrinsics replaces goformation's encoded intrinsic functions
+// (base64 of a one-key JSON object such as { "Ref": "X" }) with the
+// objects they encode, nested ones included; every other value is kept as
+// it is.
+func decodeIntrinsics(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = decodeIntrinsics(e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = decodeIntrinsics(e)
+		}
+		return x
+	case string:
+		fn, ok := encodedIntrinsic(x)
+		if !ok {
+			return x
+		}
+		return decodeIntrinsics(fn)
+	}
+	return v
+}
+
+// encodedIntrinsic decodes s when it is one of goformation's encoded
+// intrinsic functions.
+func encodedIntrinsic(s string) (map[string]any, bool) {
+	if len(s) < 8 || len(s)%4 != 0 {
+		return nil, false
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var m map[string]any
+	if dec.Decode(&m) != nil || len(m) != 1 {
+		return nil, false
+	}
+	for k := range m {
+		if k != "Ref" && k != "Condition" && !strings.HasPrefix(k, "Fn::") {
+			return nil, false
+		}
+	}
+	return m, true
 }
 
 // Simple is a Blueprint made of a variable list and a function that fills

@@ -2,6 +2,7 @@ package blueprint
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -71,5 +72,52 @@ func TestRenderTemplateGolden(t *testing.T) {
 	}
 	if tpl.Format != "json" || tpl.RequiresChangeSet || !reflect.DeepEqual(tpl.Outputs, []string{"Url"}) {
 		t.Errorf("Format %q, RequiresChangeSet %v, Outputs %v", tpl.Format, tpl.RequiresChangeSet, tpl.Outputs)
+	}
+}
+
+// TestMarshalJSONEvaluatesNothing: intrinsic functions reach the template
+// as written, whether goformation-encoded or plain maps. goformation's own
+// Template.JSON evaluates the plain ones (a Ref to AWS::Region became
+// "us-east-1", Fn::Select of Fn::GetAZs an availability zone).
+func TestMarshalJSONEvaluatesNothing(t *testing.T) {
+	tpl := cloudformation.NewTemplate()
+	tpl.Mappings["M"] = map[string]any{"us-east-1": map[string]any{"Ami": "ami-1"}}
+	tpl.Parameters["P"] = cloudformation.Parameter{Type: "String", Default: "dflt"}
+	tpl.Outputs["Plain"] = cloudformation.Output{Value: map[string]any{
+		"Region": map[string]any{"Ref": "AWS::Region"},
+		"Param":  map[string]any{"Ref": "P"},
+		"Az":     map[string]any{"Fn::Select": []any{0, map[string]any{"Fn::GetAZs": ""}}},
+		"Join":   map[string]any{"Fn::Join": []any{"-", []any{"a", "b"}}},
+		"Ami":    map[string]any{"Fn::FindInMap": []any{"M", "us-east-1", "Ami"}},
+		"B64":    map[string]any{"Fn::Base64": "hello"},
+		"Text":   "aGVsbG8gd29ybGQ=", // base64, but of no intrinsic: kept
+	}}
+	tpl.Outputs["Encoded"] = cloudformation.Output{Value: cloudformation.Join("", []string{cloudformation.Ref("AWS::Region"), "-x"})}
+	got, err := MarshalJSON(tpl, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Outputs map[string]struct{ Value any }
+	}
+	if err := json.Unmarshal(got, &out); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"Plain": map[string]any{
+			"Region": map[string]any{"Ref": "AWS::Region"},
+			"Param":  map[string]any{"Ref": "P"},
+			"Az":     map[string]any{"Fn::Select": []any{0.0, map[string]any{"Fn::GetAZs": ""}}},
+			"Join":   map[string]any{"Fn::Join": []any{"-", []any{"a", "b"}}},
+			"Ami":    map[string]any{"Fn::FindInMap": []any{"M", "us-east-1", "Ami"}},
+			"B64":    map[string]any{"Fn::Base64": "hello"},
+			"Text":   "aGVsbG8gd29ybGQ=",
+		},
+		"Encoded": map[string]any{"Fn::Join": []any{"", []any{map[string]any{"Ref": "AWS::Region"}, "-x"}}},
+	}
+	for k, w := range want {
+		if !reflect.DeepEqual(out.Outputs[k].Value, w) {
+			t.Errorf("output %s:\n got %#v\nwant %#v", k, out.Outputs[k].Value, w)
+		}
 	}
 }
