@@ -2,7 +2,8 @@
 // deploy: for a clean run and each fault kind of the fault suite
 // (internal/e2e/faults: CloudFormation Describe* throttled at 50% and 90%,
 // 5xx on CloudFormation at 20%, 10% dropped connections, S3 throttled at
-// 50%, fixed seeds), it runs the built binary over HTTP through the phases
+// 50%, answers of CloudFormation's mutating calls lost at 20% after they
+// took effect, fixed seeds), it runs the built binary over HTTP through the phases
 // (build, rerun, update, destroy; -phases) of the 30-stack config, each
 // kind on its own sandbox, and prints per kind: the runs, the faults injected (the
 // sandbox's /_sandbox/stats), false failures (stacks the binary reported
@@ -12,6 +13,7 @@
 //
 //	go run ./bench/faults                 # every phase, every kind at once (about 3 minutes)
 //	go run ./bench/faults -phases build,destroy -parallel 3 -cycles 2
+//	go run ./bench/faults -kinds cfn-lost-20   # one kind (and the clean run)
 package main
 
 import (
@@ -33,10 +35,15 @@ import (
 
 func main() {
 	cycles := flag.Int("cycles", 1, "cycles of the phases per kind")
-	parallel := flag.Int("parallel", 6, "kinds measured at once (each on its own sandbox; the clean run included)")
+	parallel := flag.Int("parallel", 7, "kinds measured at once (each on its own sandbox; the clean run included)")
+	only := flag.String("kinds", "", "comma-separated fault kinds to measure (default: all); the clean run is always measured")
 	phases := flag.String("phases", "build,rerun,update,destroy", "phases of a cycle, in order: build, rerun (nochange), update, destroy")
 	flag.Parse()
-	if err := run(*cycles, *parallel, strings.Split(*phases, ",")); err != nil {
+	var names []string
+	if *only != "" {
+		names = strings.Split(*only, ",")
+	}
+	if err := run(*cycles, *parallel, strings.Split(*phases, ","), names); err != nil {
 		fmt.Fprintln(os.Stderr, "faults:", err)
 		os.Exit(1)
 	}
@@ -53,7 +60,7 @@ type result struct {
 	notes         []string
 }
 
-func run(cycles, parallel int, phases []string) error {
+func run(cycles, parallel int, phases, only []string) error {
 	for _, p := range phases {
 		if !slices.Contains([]string{"build", "rerun", "update", "destroy"}, p) {
 			return fmt.Errorf("-phases: unknown phase %q (build, rerun, update, destroy)", p)
@@ -71,7 +78,17 @@ func run(cycles, parallel int, phases []string) error {
 		return fmt.Errorf("go build ./cmd/stacker (run from the module root): %w", err)
 	}
 
-	kinds := append([]faults.Kind{{Name: "clean"}}, faults.Kinds()...)
+	kinds := []faults.Kind{{Name: "clean"}}
+	for _, k := range faults.Kinds() {
+		if len(only) == 0 || slices.Contains(only, k.Name) {
+			kinds = append(kinds, k)
+		}
+	}
+	for _, n := range only {
+		if !slices.ContainsFunc(kinds, func(k faults.Kind) bool { return k.Name == n }) {
+			return fmt.Errorf("-kinds: unknown kind %q", n)
+		}
+	}
 	results := make([]result, len(kinds))
 	sem := make(chan struct{}, max(parallel, 1))
 	var wg sync.WaitGroup
@@ -190,7 +207,7 @@ func measure(bin, dir string, k faults.Kind, cycles int, phases []string) (res r
 func injected(stats []sandbox.ActionStats) int64 {
 	var n int64
 	for _, a := range stats {
-		n += a.Throttled + a.Errors + a.Dropped
+		n += a.Throttled + a.Errors + a.Dropped + a.Lost
 	}
 	return n
 }
