@@ -30,6 +30,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/stacker-go/stacker/bench/internal/benchutil"
 )
 
 func main() {
@@ -101,16 +103,8 @@ func run(stacks, runs, workers int, bin string) error {
 	}
 	defer os.RemoveAll(tmp)
 	if bin == "" {
-		bin = filepath.Join(tmp, "stacker")
-		root, err := repoRoot()
-		if err != nil {
+		if bin, err = benchutil.BuildStacker(tmp); err != nil {
 			return err
-		}
-		build := exec.Command("go", "build", "-o", bin, "./cmd/stacker")
-		build.Dir = root
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build stacker: %w", err)
 		}
 	}
 	if err := os.MkdirAll(filepath.Join(tmp, "lib"), 0o755); err != nil {
@@ -213,16 +207,4 @@ func tail(s string) string {
 		lines = lines[len(lines)-10:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-func repoRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		return "", fmt.Errorf("run from inside the stacker module")
-	}
-	return filepath.Dir(mod), nil
 }

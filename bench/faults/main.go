@@ -21,7 +21,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -29,6 +28,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stacker-go/stacker/bench/internal/benchutil"
 	"github.com/stacker-go/stacker/internal/e2e/faults"
 	"github.com/stacker-go/stacker/internal/sandbox"
 )
@@ -71,11 +71,9 @@ func run(cycles, parallel int, phases, only []string) error {
 		return fmt.Errorf("make temp dir: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	bin := filepath.Join(tmp, "stacker")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/stacker")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		return fmt.Errorf("go build ./cmd/stacker (run from the module root): %w", err)
+	bin, err := benchutil.BuildStacker(tmp)
+	if err != nil {
+		return err
 	}
 
 	kinds := []faults.Kind{{Name: "clean"}}

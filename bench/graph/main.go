@@ -19,8 +19,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/stacker-go/stacker/bench/internal/benchutil"
 )
 
 func main() {
@@ -51,15 +52,8 @@ func run(stacks, edges, runs int, gen, bin string) error {
 	}
 	defer os.RemoveAll(tmp)
 	if bin == "" {
-		bin = filepath.Join(tmp, "stacker")
-		build := exec.Command("go", "build", "-o", bin, "./cmd/stacker")
-		build.Dir, err = repoRoot()
-		if err != nil {
+		if bin, err = benchutil.BuildStacker(tmp); err != nil {
 			return err
-		}
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build stacker: %w", err)
 		}
 	}
 	cfg, err := Generate(filepath.Join(tmp, "config"), stacks, edges, 1)
@@ -110,28 +104,12 @@ func measure(bin string, args []string) (wall, cpu time.Duration, rssKiB int64, 
 		return 0, 0, 0, fmt.Errorf("%v: %s", err, lastLine(stderr.String()))
 	}
 	cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return wall, cpu, 0, nil
-	}
-	return wall, cpu, ru.Maxrss, nil // Linux: KiB
+	return wall, cpu, benchutil.PeakRSSKiB(cmd.ProcessState), nil
 }
 
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
-}
-
-func repoRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	mod := strings.TrimSpace(string(out))
-	if mod == "" || mod == os.DevNull {
-		return "", fmt.Errorf("run from inside the stacker module")
-	}
-	return filepath.Dir(mod), nil
 }
 
 const rawTemplate = `{

@@ -18,8 +18,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/stacker-go/stacker/bench/internal/benchutil"
 )
 
 const template = `AWSTemplateFormatVersion: "2010-09-09"
@@ -60,9 +61,9 @@ func run(readRate float64, moto string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	bin := filepath.Join(tmp, "stacker")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/stacker").CombinedOutput(); err != nil {
-		return fmt.Errorf("go build (run from the module root): %v\n%s", err, out)
+	bin, err := benchutil.BuildStacker(tmp)
+	if err != nil {
+		return err
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -184,10 +185,7 @@ func stacker(bin, url, dir string, readRate float64) (result, error) {
 	if err != nil {
 		return result{}, fmt.Errorf("%v\n%s", err, stderr.String())
 	}
-	res := result{wall: wall}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.maxRSSKB = ru.Maxrss
-	}
+	res := result{wall: wall, maxRSSKB: benchutil.PeakRSSKiB(cmd.ProcessState)}
 	var st struct {
 		Calls map[string]int64 `json:"calls"`
 	}

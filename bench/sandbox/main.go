@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -27,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/stacker-go/stacker/bench/internal/benchutil"
 	"github.com/stacker-go/stacker/internal/sandbox"
 )
 
@@ -50,11 +50,8 @@ func run(runs, stacks, par int, bin string) error {
 			return err
 		}
 		defer os.RemoveAll(tmp)
-		bin = filepath.Join(tmp, "stacker")
-		build := exec.Command("go", "build", "-o", bin, "./cmd/stacker")
-		build.Stderr = os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("build stacker: %w", err)
+		if bin, err = benchutil.BuildStacker(tmp); err != nil {
+			return err
 		}
 	}
 	// In-process start-up: New + Start + first GetCallerIdentity.

@@ -23,9 +23,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/stacker-go/stacker/bench/internal/benchutil"
 	"github.com/stacker-go/stacker/internal/sandbox"
 	"github.com/stacker-go/stacker/internal/sandbox/platform"
 )
@@ -283,10 +283,7 @@ func runStacker(bin, dir, awsConfig string, args ...string) (result, error) {
 	cmd.Stderr = &errOut
 	start := time.Now()
 	err := cmd.Run()
-	res := result{wall: time.Since(start)}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		res.rssMB = float64(ru.Maxrss) / 1024
-	}
+	res := result{wall: time.Since(start), rssMB: float64(benchutil.PeakRSSKiB(cmd.ProcessState)) / 1024}
 	if err != nil {
 		tail := errOut.String()
 		if len(tail) > 3000 {
@@ -370,9 +367,9 @@ func run(s shape, big int, bigMin, bigMax time.Duration, j int, rps float64, bur
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	bin := filepath.Join(tmp, "stacker")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/stacker").CombinedOutput(); err != nil {
-		return fmt.Errorf("go build (run from the module root): %v\n%s", err, out)
+	bin, err := benchutil.BuildStacker(tmp)
+	if err != nil {
+		return err
 	}
 	accounts := []string{"master", "prod", "stage", "dev"}[:s.accounts]
 	wr := "stacker's default write rate"
