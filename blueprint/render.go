@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf16"
 
 	"github.com/awslabs/goformation/v7/cloudformation"
 )
@@ -108,10 +109,12 @@ func RenderTemplate(t *cloudformation.Template, vars []Variable, in *Input) (*Te
 	return out, nil
 }
 
-// MarshalJSON renders a goformation template as JSON: goformation's
-// encoded intrinsic functions (cloudformation.Ref, Join, ...) written in
-// their {"Fn::…"} form, keys sorted (like troposphere's to_json), no HTML
-// escaping, indent spaces per level (DefaultIndent when indent is not
+// MarshalJSON renders a goformation template as troposphere's to_json
+// does (json.dumps with sort_keys, separators "," and ": ", indent spaces
+// a level, ensure_ascii): goformation's encoded intrinsic functions
+// (cloudformation.Ref, Join, ...) written in their {"Fn::…"} form, keys
+// sorted, no HTML escaping, characters outside printable ASCII as \uXXXX
+// escapes, indent spaces per level (DefaultIndent when indent is not
 // positive) and no trailing newline. Nothing is evaluated: goformation's
 // own Template.JSON runs its intrinsic processor, which resolves plain
 // {"Ref": "AWS::Region"}, Fn::Select of Fn::GetAZs, Fn::Join of literals,
@@ -138,7 +141,28 @@ func MarshalJSON(t *cloudformation.Template, indent int) ([]byte, error) {
 	if err := enc.Encode(decodeIntrinsics(v)); err != nil {
 		return nil, fmt.Errorf("encoding template: %w", err)
 	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+	return asciiOnly(bytes.TrimRight(buf.Bytes(), "\n")), nil
+}
+
+// asciiOnly is Python's ensure_ascii: every character outside printable
+// ASCII as a \uXXXX escape (a surrogate pair beyond the BMP). Outside
+// strings the encoder writes only ASCII, so this touches string contents
+// only; newlines and tabs outside strings are indentation (in strings the
+// encoder escaped them).
+func asciiOnly(body []byte) []byte {
+	var esc bytes.Buffer
+	for _, r := range string(body) {
+		switch {
+		case r >= 0x20 && r < 0x7f, r == '\n', r == '\t', r == '\r':
+			esc.WriteRune(r)
+		case r > 0xffff:
+			hi, lo := utf16.EncodeRune(r)
+			fmt.Fprintf(&esc, "\\u%04x\\u%04x", hi, lo)
+		default:
+			fmt.Fprintf(&esc, "\\u%04x", r)
+		}
+	}
+	return esc.Bytes()
 }
 
 // decodeIntrinsics replaces goformation's encoded intrinsic functions

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/awslabs/goformation/v7/cloudformation"
@@ -119,5 +120,21 @@ func TestMarshalJSONEvaluatesNothing(t *testing.T) {
 		if !reflect.DeepEqual(out.Outputs[k].Value, w) {
 			t.Errorf("output %s:\n got %#v\nwant %#v", k, out.Outputs[k].Value, w)
 		}
+	}
+}
+
+// TestMarshalJSONEnsuresASCII: like troposphere's to_json (Python's
+// ensure_ascii), characters outside printable ASCII are \uXXXX escapes,
+// beyond the BMP as a surrogate pair.
+func TestMarshalJSONEnsuresASCII(t *testing.T) {
+	tpl := cloudformation.NewTemplate()
+	tpl.Description = "café \u007f 😀 <tag> & \"q\""
+	got, err := MarshalJSON(tpl, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `"Description": "caf\u00e9 \u007f \ud83d\ude00 <tag> & \"q\""`
+	if !strings.Contains(string(got), want) {
+		t.Fatalf("got\n%s\nwant it to contain\n%s", got, want)
 	}
 }

@@ -7,13 +7,11 @@
 package vpc
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
-	"unicode/utf16"
 
 	"github.com/awslabs/goformation/v7/cloudformation"
 
@@ -320,59 +318,10 @@ func (b *VPC) Render(_ context.Context, in *blueprint.Input) (*blueprint.Templat
 	if err != nil {
 		return nil, err
 	}
-	// RenderTemplate's JSON goes through goformation's intrinsic
-	// processor, which evaluates plain intrinsic objects (Fn::Select of
-	// Fn::GetAZs becomes "us-east-1a"); every value here is plain JSON, so
-	// the body is written without it.
-	if tpl.Body, err = marshal(t, in.Indent); err != nil {
+	if tpl.Body, err = blueprint.MarshalJSON(t, in.Indent); err != nil {
 		return nil, fmt.Errorf("rendering blueprint %q: %w", in.Name, err)
 	}
 	return tpl, nil
-}
-
-// marshal writes t as troposphere's to_json does (json.dumps with
-// sort_keys, separators ", " and ": ", indent spaces a level, ensure_ascii):
-// keys sorted, no HTML escaping, characters outside printable ASCII as
-// \uXXXX escapes, no trailing newline.
-func marshal(t *cloudformation.Template, indent int) ([]byte, error) {
-	if indent <= 0 {
-		indent = blueprint.DefaultIndent
-	}
-	raw, err := json.Marshal(t)
-	if err != nil {
-		return nil, fmt.Errorf("encoding template: %w", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("encoding template: %w", err)
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", strings.Repeat(" ", indent))
-	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("encoding template: %w", err)
-	}
-	body := bytes.TrimRight(buf.Bytes(), "\n")
-	// Outside strings the encoder writes only ASCII, so escaping every
-	// other character here touches string contents only.
-	var esc bytes.Buffer
-	for _, r := range string(body) {
-		switch {
-		case r >= 0x20 && r < 0x7f:
-			esc.WriteRune(r)
-		case r > 0xffff:
-			hi, lo := utf16.EncodeRune(r)
-			fmt.Fprintf(&esc, "\\u%04x\\u%04x", hi, lo)
-		case r == '\n' || r == '\t' || r == '\r':
-			esc.WriteRune(r) // indentation; in strings the encoder escaped them
-		default:
-			fmt.Fprintf(&esc, "\\u%04x", r)
-		}
-	}
-	return esc.Bytes(), nil
 }
 
 // natFor adds the NAT gateway (or instance) of zone i and its elastic IP.
