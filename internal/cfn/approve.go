@@ -154,15 +154,9 @@ func (p *Provider) changeSetUpdate(ctx context.Context, s *LaunchSpec, st *Stack
 	if cs.ExecutionStatus != "" && cs.ExecutionStatus != types.ExecutionStatusAvailable {
 		return failed(fmt.Sprintf("Changeset '%s' on stack '%s' had bad execution status: %s", cs.Name, s.FQN, cs.ExecutionStatus)), false
 	}
-	r := &Review{FQN: s.FQN, Params: ParameterDiff(req.Declared, req.Values, st.Parameters), Changes: cs.Changes, ReplacementsOnly: s.ReplacementsOnly}
-	for _, d := range req.Declared {
-		if d.NoEcho {
-			r.NoEcho = append(r.NoEcho, d.Name)
-			if v := req.Values[d.Name]; v != "" {
-				r.Secrets = append(r.Secrets, v)
-			}
-		}
-	}
+	sec := newSecrets(req.Declared, req.Values)
+	r := &Review{FQN: s.FQN, Params: ParameterDiff(req.Declared, req.Values, st.Parameters), Changes: cs.Changes, ReplacementsOnly: s.ReplacementsOnly,
+		Secrets: sec.values, NoEcho: sec.names}
 	if r.NeedsAnswer() {
 		if s.Approved {
 			s.Deps.message(p, s.Name, s.FQN, "%s", strings.TrimSuffix(r.Summary(), "\n"))

@@ -155,24 +155,19 @@ func (r *Review) NeedsAnswer() bool {
 // With ReplacementsOnly the first line says "replacements:" and the
 // replacements are listed without their header.
 func (r *Review) Summary() string {
-	var b strings.Builder
 	action := "changes"
 	if r.ReplacementsOnly {
 		action = "replacements"
 	}
-	fmt.Fprintf(&b, "%s %s:\n", r.FQN, action)
-	for _, g := range []struct {
-		label string
-		st    ParamStatus
-	}{{"Added", ParamAdded}, {"Removed", ParamRemoved}, {"Modified", ParamModified}} {
-		var names []string
-		for _, p := range r.Params {
-			if p.Status == g.st {
-				names = append(names, p.Key)
-			}
-		}
-		if len(names) > 0 {
-			fmt.Fprintf(&b, "Parameters %s: %s\n", g.label, strings.Join(names, ", "))
+	var names [3][]string // added, removed, modified
+	for _, p := range r.Params {
+		switch p.Status {
+		case ParamAdded:
+			names[0] = append(names[0], p.Key)
+		case ParamRemoved:
+			names[1] = append(names[1], p.Key)
+		case ParamModified:
+			names[2] = append(names[2], p.Key)
 		}
 	}
 	var repl, other []string
@@ -181,22 +176,35 @@ func (r *Review) Summary() string {
 		if rc == nil {
 			continue
 		}
-		line := fmt.Sprintf("- %s %s (%s)\n", rc.Action, aws.ToString(rc.LogicalResourceId), aws.ToString(rc.ResourceType))
+		line := fmt.Sprintf("- %s %s (%s)", rc.Action, aws.ToString(rc.LogicalResourceId), aws.ToString(rc.ResourceType))
 		if isReplacement(c) {
 			repl = append(repl, line)
 		} else {
 			other = append(other, line)
 		}
 	}
+	return summaryText(r.FQN+" "+action, names, repl, other, !r.ReplacementsOnly)
+}
+
+// summaryText is the text of stacker's summary block: the header line, the
+// parameter names added, removed and modified, the replacements (under
+// "Replacements:" when replHeader) and the other changes.
+func summaryText(header string, names [3][]string, repl, other []string, replHeader bool) string {
+	var b strings.Builder
+	b.WriteString(header + ":\n")
+	for i, label := range []string{"Added", "Removed", "Modified"} {
+		if len(names[i]) > 0 {
+			fmt.Fprintf(&b, "Parameters %s: %s\n", label, strings.Join(names[i], ", "))
+		}
+	}
 	if len(repl) > 0 {
-		if !r.ReplacementsOnly {
+		if replHeader {
 			b.WriteString("Replacements:\n")
 		}
-		b.WriteString(strings.Join(repl, ""))
+		b.WriteString(strings.Join(repl, "\n") + "\n")
 	}
 	if len(other) > 0 {
-		b.WriteString("Changes:\n")
-		b.WriteString(strings.Join(other, ""))
+		b.WriteString("Changes:\n" + strings.Join(other, "\n") + "\n")
 	}
 	return b.String()
 }

@@ -227,20 +227,15 @@ func WriteDiffJSON(w io.Writer, plan *DiffPlan) error {
 // the replacements, then the other changes. Conditional replacements are
 // listed with the replacements, marked.
 func DiffSummary(d *StackDiff, showTarget bool) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s changes:\n", DiffLabel(d, showTarget))
-	for _, g := range []struct {
-		label string
-		st    ValueStatus
-	}{{"Added", ValueAdded}, {"Removed", ValueRemoved}, {"Modified", ValueModified}} {
-		var names []string
-		for _, p := range d.Parameters {
-			if p.Status == g.st {
-				names = append(names, p.Key)
-			}
-		}
-		if len(names) > 0 {
-			fmt.Fprintf(&b, "Parameters %s: %s\n", g.label, strings.Join(names, ", "))
+	var names [3][]string // added, removed, modified
+	for _, p := range d.Parameters {
+		switch p.Status {
+		case ValueAdded:
+			names[0] = append(names[0], p.Key)
+		case ValueRemoved:
+			names[1] = append(names[1], p.Key)
+		case ValueModified:
+			names[2] = append(names[2], p.Key)
 		}
 	}
 	var repl, other []string
@@ -248,20 +243,14 @@ func DiffSummary(d *StackDiff, showTarget bool) string {
 		line := fmt.Sprintf("- %s %s (%s)", c.Action, c.LogicalResourceID, c.ResourceType)
 		switch {
 		case c.Replacement == "True":
-			repl = append(repl, line+"\n")
+			repl = append(repl, line)
 		case c.Replaces():
-			repl = append(repl, line+" "+MarkConditional+"\n")
+			repl = append(repl, line+" "+MarkConditional)
 		default:
-			other = append(other, line+"\n")
+			other = append(other, line)
 		}
 	}
-	if len(repl) > 0 {
-		b.WriteString("Replacements:\n" + strings.Join(repl, ""))
-	}
-	if len(other) > 0 {
-		b.WriteString("Changes:\n" + strings.Join(other, ""))
-	}
-	return b.String()
+	return summaryText(DiffLabel(d, showTarget)+" changes", names, repl, other, true)
 }
 
 // StackDiffText is one stack's block of the text diff, as WriteDiffText
