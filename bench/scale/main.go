@@ -206,6 +206,115 @@ func listSchedule(g []stack, p int, prio []float64) time.Duration {
 	return now
 }
 
+// budgetSchedule simulates the build the write budget allows: every stack
+// makes one submission (CreateStack), which waits for a token of its
+// target's bucket (rate per second, burst), ready stacks highest priority
+// first, and then takes its backend time; nothing else is limited (no -j,
+// reads free). It returns the makespan: with few stacks per target it is
+// the critical path, with many the budget's floor of about
+// (stacks per target - burst) / rate plus what runs after the last
+// submission.
+func budgetSchedule(g []stack, regionsPer int, rate float64, burst int, prio []float64) time.Duration {
+	left := make([]int, len(g))
+	dependants := make([][]int, len(g))
+	for i, s := range g {
+		left[i] = len(s.deps)
+		for _, d := range s.deps {
+			dependants[d] = append(dependants[d], i)
+		}
+	}
+	target := func(i int) int { return g[i].account*regionsPer + g[i].region }
+	type bucket struct {
+		tokens float64
+		at     float64 // seconds: when tokens was last brought up to date
+		queue  []int
+	}
+	buckets := map[int]*bucket{}
+	bk := func(t int) *bucket {
+		b, ok := buckets[t]
+		if !ok {
+			b = &bucket{tokens: float64(burst)}
+			buckets[t] = b
+		}
+		return b
+	}
+	for i := range g {
+		if left[i] == 0 {
+			b := bk(target(i))
+			b.queue = append(b.queue, i)
+		}
+	}
+	type run struct {
+		i   int
+		end float64
+	}
+	var running []run
+	now, end := 0.0, 0.0
+	done := 0
+	for done < len(g) {
+		// The next event: a token for some queue, or a stack finishing.
+		next, nextT := -1.0, -1
+		for t, b := range buckets {
+			if len(b.queue) == 0 {
+				continue
+			}
+			at := now
+			if tok := min(float64(burst), b.tokens+(now-b.at)*rate); tok < 1 {
+				at = now + (1-tok)/rate
+			}
+			if next < 0 || at < next {
+				next, nextT = at, t
+			}
+		}
+		fin := -1
+		for k, r := range running {
+			if fin < 0 || r.end < running[fin].end {
+				fin = k
+			}
+		}
+		if fin >= 0 && (next < 0 || running[fin].end <= next) {
+			r := running[fin]
+			running = append(running[:fin], running[fin+1:]...)
+			now = r.end
+			end = max(end, now)
+			done++
+			for _, j := range dependants[r.i] {
+				if left[j]--; left[j] == 0 {
+					b := bk(target(j))
+					b.queue = append(b.queue, j)
+				}
+			}
+			continue
+		}
+		now = next
+		b := buckets[nextT]
+		b.tokens = min(float64(burst), b.tokens+(now-b.at)*rate) - 1
+		b.at = now
+		sort.SliceStable(b.queue, func(x, y int) bool { return prio[b.queue[x]] > prio[b.queue[y]] })
+		i := b.queue[0]
+		b.queue = b.queue[1:]
+		running = append(running, run{i, now + g[i].time.Seconds()})
+	}
+	return time.Duration(end * float64(time.Second))
+}
+
+// reversed is g with its edges turned around (destroy's order): a stack
+// waits for every stack that depends on it.
+func reversed(g []stack, levels int) []stack {
+	out := make([]stack, len(g))
+	for i, s := range g {
+		out[i] = s
+		out[i].deps = nil
+		out[i].level = levels - 1 - s.level
+	}
+	for i, s := range g {
+		for _, d := range s.deps {
+			out[d].deps = append(out[d].deps, i)
+		}
+	}
+	return out
+}
+
 const template = `AWSTemplateFormatVersion: "2010-09-09"
 Parameters:
   Input:
@@ -409,6 +518,13 @@ func run(s shape, big int, bigMin, bigMax time.Duration, j int, rps float64, bur
 			}
 		}
 		fmt.Printf("# graph: %d stacks, %d levels, %d (%.0f%%) read another account's output, backend %v-%v\n", len(g), s.levels, crossN, 100*float64(crossN)/float64(len(g)), s.min, s.max)
+		wr := writeRate
+		if wr <= 0 {
+			wr = 2 // target.DefaultWriteRate
+		}
+		rg := reversed(g, s.levels)
+		fmt.Printf("# the write budget (%v submissions/s, burst 10, per account and region) allows at best: build %.1fs, destroy %.1fs\n",
+			wr, budgetSchedule(g, s.regions, wr, 10, tails(g, false)).Seconds(), budgetSchedule(rg, s.regions, wr, 10, tails(rg, false)).Seconds())
 		srv, awsConfig, err := startSandbox("scale", g)
 		if err != nil {
 			return err
@@ -480,11 +596,18 @@ func run(s shape, big int, bigMin, bigMax time.Duration, j int, rps float64, bur
 		if err != nil {
 			return err
 		}
+		wr := writeRate
+		if wr <= 0 {
+			wr = 2 // target.DefaultWriteRate
+		}
+		bb := budgetSchedule(g, b.regions, wr, 10, tails(g, false))
+		fmt.Printf("# the write budget (%v submissions/s, burst 10, per account and region) allows at best %.1fs\n", wr, bb.Seconds())
 		r, err := runStacker(bin, tmp, awsConfig, "build", cfgPath)
 		if err != nil {
 			return err
 		}
 		row("build (big)", len(g), cp, "crit.path", r, "<=1.30x, RSS<=120MB")
+		row("  vs write budget", len(g), bb, "budget", r, "")
 	}
 	return nil
 }
