@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/stacker-go/stacker/internal/priority"
 )
 
 // poller is the one status poller of a target (a Provider): every stack
@@ -116,6 +117,7 @@ func (pl *poller) interval(cost int) time.Duration {
 // run does rounds while anyone waits. Its context outlives the waiters'
 // (a cancelled waiter just leaves); it stops when nobody waits.
 func (pl *poller) run(ctx context.Context) {
+	ctx = priority.With(ctx, priority.Top) // rounds see stacks finish: never queued behind submissions
 	cost := 1
 	for {
 		// The first round after a submission comes quickly (a stack that

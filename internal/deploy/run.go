@@ -349,6 +349,14 @@ func (r *run) walk(ctx context.Context, order []string, deps func(string) []stri
 		return step(ctx, name, report)
 	}, engine.Options{
 		MaxParallel: r.o.MaxParallel,
+		// Priorities count the stacks left on a chain: config targets are
+		// done at once and weigh nothing.
+		Weight: func(name string) float64 {
+			if isTarget(name) {
+				return 0
+			}
+			return 1
+		},
 		OnStatus: func(name string, s engine.Status) {
 			if !isTarget(name) {
 				r.events.Emit(r.statusEvent(name, s))

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/stacker-go/stacker/internal/event"
+	"github.com/stacker-go/stacker/internal/priority"
 )
 
 // State is a step's state (stacker's status codes, in order); it is the
@@ -62,7 +63,10 @@ type Node struct {
 
 // Step runs one node to completion. It may report intermediate statuses
 // (submitted, pending (waiting)) through report; its return value is the
-// final status. A Step must return promptly once ctx is cancelled.
+// final status. A Step must return promptly once ctx is cancelled. Its ctx
+// carries the node's priority (priority.From: its longest remaining chain,
+// Priorities), which the API budget uses to serve the calls of the
+// critical chain first when it binds.
 type Step func(ctx context.Context, name string, report func(Status)) Status
 
 // Options tune a walk.
@@ -70,6 +74,7 @@ type Options struct {
 	// MaxParallel caps the nodes running at once; 0 means unlimited.
 	// When it binds, ready nodes start by priority (Priorities): those
 	// with the longest remaining chain first, ties in the order given.
+	// Capped or not, each step's context carries its node's priority.
 	MaxParallel int
 	// Weight is a node's expected duration in any unit, for the
 	// priorities (nil: every node weighs 1, so a chain's length is its
@@ -267,7 +272,7 @@ func Walk(ctx context.Context, nodes []Node, step Step, opts Options) Result {
 				last = s
 				set(n.Name, s, true)
 			}
-			final := step(ctx, n.Name, report)
+			final := step(priority.With(ctx, q.prio[i]), n.Name, report)
 			set(n.Name, final, !final.Same(last))
 			finished <- i
 		}(nodes[i])

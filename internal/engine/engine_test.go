@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stacker-go/stacker/internal/priority"
 )
 
 func TestWalkOrderFailuresAndBranches(t *testing.T) {
@@ -128,6 +130,42 @@ func TestPriorities(t *testing.T) {
 			for k, v := range tc.want {
 				if got[k] != v {
 					t.Errorf("%s: %v, want %v (all %v)", k, got[k], v, got)
+				}
+			}
+		})
+	}
+}
+
+// Every step's context carries its node's priority, capped or not, so the
+// API budget can serve the critical chain's calls first.
+func TestWalkPassesPriorityToStep(t *testing.T) {
+	// a <- b <- c ; a <- d ; e alone.
+	nodes := []Node{{Name: "a"}, {Name: "b", Deps: []string{"a"}}, {Name: "c", Deps: []string{"b"}}, {Name: "d", Deps: []string{"a"}}, {Name: "e"}}
+	weights := map[string]float64{"a": 1, "b": 1, "c": 1, "d": 5, "e": 2}
+	for _, tc := range []struct {
+		name string
+		opts Options
+		want map[string]float64
+	}{
+		{"unlimited", Options{}, map[string]float64{"a": 3, "b": 2, "c": 1, "d": 1, "e": 1}},
+		{"capped", Options{MaxParallel: 1}, map[string]float64{"a": 3, "b": 2, "c": 1, "d": 1, "e": 1}},
+		{"weighted", Options{Weight: func(n string) float64 { return weights[n] }}, map[string]float64{"a": 6, "b": 2, "c": 1, "d": 5, "e": 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			got := map[string]float64{}
+			Walk(context.Background(), nodes, func(ctx context.Context, name string, report func(Status)) Status {
+				mu.Lock()
+				got[name] = priority.From(ctx)
+				mu.Unlock()
+				return Status{State: Complete}
+			}, tc.opts)
+			if len(got) != len(tc.want) {
+				t.Fatalf("steps run: %v", got)
+			}
+			for k, v := range tc.want {
+				if got[k] != v {
+					t.Errorf("%s: priority %v, want %v (all %v)", k, got[k], v, got)
 				}
 			}
 		})

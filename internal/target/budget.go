@@ -1,13 +1,6 @@
 package target
 
-import (
-	"context"
-	"math"
-	"sync"
-	"sync/atomic"
-
-	"golang.org/x/time/rate"
-)
+import "context"
 
 // DefaultReadRate is CloudFormation read calls per second per (account,
 // region) when Options.ReadRate is 0: below the ~5 rps that CloudFormation
@@ -31,65 +24,6 @@ const (
 // CloudFormation's own token bucket allows (10). A client burst larger than
 // the server's only turns into throttled calls.
 const MaxBurst = 10
-
-// Limiter is one token bucket of a budget whose rate backs off when the
-// service throttles and recovers as calls succeed (additive increase,
-// multiplicative decrease), shared by every goroutine and client that uses
-// it. Every attempt of every call, the SDK's retries included, waits on it.
-type Limiter struct {
-	lim     *rate.Limiter
-	ceiling float64 // the configured rate: recovery never exceeds it
-	floor   float64
-
-	mu        sync.Mutex
-	throttles atomic.Int64
-}
-
-func newLimiter(rps float64) *Limiter {
-	return &Limiter{lim: rate.NewLimiter(rate.Limit(rps), burst(rps)), ceiling: rps, floor: rps / 16}
-}
-
-// burst is MaxBurst, CloudFormation's own: a budget's rate stays below the
-// service's, so a burst as large as the service's never trips it, and a
-// level of the graph whose stacks become ready at once (up to 10 first
-// Describes, 10 submissions per target) starts without queueing. Below 1
-// call per second the burst is the calls of 10 seconds, at least 1.
-func burst(rps float64) int {
-	return max(1, min(MaxBurst, int(math.Ceil(10*rps))))
-}
-
-// Wait blocks until the budget allows one call or ctx ends.
-func (l *Limiter) Wait(ctx context.Context) error { return l.lim.Wait(ctx) }
-
-// Rate is the current rate in calls per second.
-func (l *Limiter) Rate() float64 { return float64(l.lim.Limit()) }
-
-// Ceiling is the configured rate.
-func (l *Limiter) Ceiling() float64 { return l.ceiling }
-
-// Throttles is how many calls the service throttled so far.
-func (l *Limiter) Throttles() int64 { return l.throttles.Load() }
-
-// Throttled halves the rate (not below a sixteenth of the ceiling) after the
-// service refused a call for its rate.
-func (l *Limiter) Throttled() {
-	l.throttles.Add(1)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	r := max(l.Rate()/2, l.floor)
-	l.lim.SetLimit(rate.Limit(r))
-}
-
-// Succeeded adds a twentieth of the ceiling to the rate, up to the ceiling.
-func (l *Limiter) Succeeded() {
-	if l.Rate() >= l.ceiling {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	r := min(l.Rate()+l.ceiling/20, l.ceiling)
-	l.lim.SetLimit(rate.Limit(r))
-}
 
 // Budget is the API budget of one service in one (account, region), shared
 // by every target (profile) that resolves to it and by every client of the

@@ -74,13 +74,13 @@ func TestClientsRetryThrottlesThroughTheBudget(t *testing.T) {
 
 func TestLimiterBackOffAndRecovery(t *testing.T) {
 	l := newLimiter(4)
-	if l.lim.Burst() != MaxBurst {
-		t.Errorf("burst %d, want the server's", l.lim.Burst())
+	if l.burst != MaxBurst {
+		t.Errorf("burst %d, want the server's", l.burst)
 	}
-	if b := newLimiter(0.2).lim.Burst(); b != 2 {
+	if b := newLimiter(0.2).burst; b != 2 {
 		t.Errorf("burst %d at 0.2 calls/s, want 10 seconds' worth", b)
 	}
-	if newLimiter(40).lim.Burst() != MaxBurst {
+	if newLimiter(40).burst != MaxBurst {
 		t.Error("burst above the server's")
 	}
 	for range 10 {

@@ -1,0 +1,28 @@
+package priority
+
+import (
+	"context"
+	"testing"
+)
+
+func TestWithFrom(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		ctx  context.Context
+		want float64
+	}{
+		{"none", ctx, None},
+		{"set", With(ctx, 7), 7},
+		{"innermost wins", With(With(ctx, 7), Top), Top},
+		{"inherited by children", context.WithoutCancel(With(ctx, 3)), 3},
+	}
+	for _, tt := range tests {
+		if got := From(tt.ctx); got != tt.want {
+			t.Errorf("%s: From = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if !(Top > 1e300 && None < 1) {
+		t.Errorf("Top %v must rank above and None %v below every chain length", Top, None)
+	}
+}
