@@ -29,7 +29,7 @@ func (p *Provider) Destroy(ctx context.Context, s *DestroySpec, report func(engi
 }
 
 func (p *Provider) destroy(ctx context.Context, s *DestroySpec, report func(engine.Status)) Outcome {
-	st, err := p.Describe(ctx, s.FQN)
+	st, err := p.describeFirst(ctx, s.FQN)
 	if err != nil {
 		return failedErr(err)
 	}

@@ -58,7 +58,7 @@ func (p *Provider) diff(ctx context.Context, s *DiffSpec) Outcome {
 		o.Diff = d
 		return o
 	}
-	st, err := p.Describe(ctx, s.FQN)
+	st, err := p.describeFirst(ctx, s.FQN)
 	if err != nil {
 		return fail(failedErr(err))
 	}

@@ -3,6 +3,8 @@ package cfn
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -48,6 +50,9 @@ type fakeCFN struct {
 	lastCreate  *cloudformation.CreateStackInput
 	lastUpdate  *cloudformation.UpdateStackInput
 	describeNum int
+	// byName counts DescribeStacks calls naming a stack by its name
+	// (first describes and their re-reads; polls name the stack's id).
+	byName int
 }
 
 type fakeStack struct {
@@ -126,13 +131,28 @@ func (f *fakeCFN) advance(s *fakeStack) {
 
 func (f *fakeCFN) DescribeStacks(ctx context.Context, in *cloudformation.DescribeStacksInput, _ ...func(*cloudformation.Options)) (*cloudformation.DescribeStacksOutput, error) {
 	f.mu.Lock()
-	f.record("DescribeStacks")
+	if in.StackName == nil {
+		f.record(opListing)
+	} else {
+		f.record("DescribeStacks")
+		if !strings.HasPrefix(*in.StackName, "arn:") {
+			f.byName++
+		}
+	}
 	f.describeNum++
 	n := f.describeNum
 	if f.throttle > 0 {
 		f.throttle--
 		f.mu.Unlock()
 		return nil, apiErr("Throttling", "Rate exceeded")
+	}
+	if in.StackName == nil {
+		out := f.listing(aws.ToString(in.NextToken))
+		f.mu.Unlock()
+		if f.onDescribe != nil {
+			f.onDescribe(n)
+		}
+		return out, nil
 	}
 	key := aws.ToString(in.StackName)
 	s := f.find(key)
@@ -147,6 +167,53 @@ func (f *fakeCFN) DescribeStacks(ctx context.Context, in *cloudformation.Describ
 		}
 		return nil, apiErr("ValidationError", "Stack with id "+key+" does not exist")
 	}
+	out = &cloudformation.DescribeStacksOutput{Stacks: []types.Stack{s.sdk()}}
+	f.mu.Unlock()
+	if f.onDescribe != nil {
+		f.onDescribe(n)
+	}
+	return out, nil
+}
+
+// opListing is how calls records a DescribeStacks without a stack name.
+const opListing = "DescribeStacks(all)"
+
+// listPage is the fake's page size of DescribeStacks without a name.
+const listPage = 100
+
+// listing answers DescribeStacks without a name: every stack not deleted,
+// by name, listPage a page. Each listed stack moves one step along its
+// script, as a DescribeStacks of it would (those that reach
+// DELETE_COMPLETE drop out of the listing, as on AWS).
+func (f *fakeCFN) listing(token string) *cloudformation.DescribeStacksOutput {
+	var live []*fakeStack
+	seen := map[*fakeStack]bool{}
+	for _, s := range f.stacks {
+		if seen[s] {
+			continue
+		}
+		seen[s] = true
+		if s.status != "DELETE_COMPLETE" {
+			live = append(live, s)
+		}
+	}
+	slices.SortFunc(live, func(a, b *fakeStack) int { return strings.Compare(a.name, b.name) })
+	start, _ := strconv.Atoi(token)
+	end := min(start+listPage, len(live))
+	out := &cloudformation.DescribeStacksOutput{}
+	for _, s := range live[start:end] {
+		f.advance(s)
+		if s.status != "DELETE_COMPLETE" {
+			out.Stacks = append(out.Stacks, s.sdk())
+		}
+	}
+	if end < len(live) {
+		out.NextToken = aws.String(strconv.Itoa(end))
+	}
+	return out
+}
+
+func (s *fakeStack) sdk() types.Stack {
 	st := types.Stack{StackId: aws.String(s.id), StackName: aws.String(s.name), StackStatus: types.StackStatus(s.status),
 		StackStatusReason: aws.String(s.reason), EnableTerminationProtection: aws.Bool(s.tp)}
 	for k, v := range s.params {
@@ -158,12 +225,7 @@ func (f *fakeCFN) DescribeStacks(ctx context.Context, in *cloudformation.Describ
 	for k, v := range s.outputs {
 		st.Outputs = append(st.Outputs, types.Output{OutputKey: aws.String(k), OutputValue: aws.String(v)})
 	}
-	out = &cloudformation.DescribeStacksOutput{Stacks: []types.Stack{st}}
-	f.mu.Unlock()
-	if f.onDescribe != nil {
-		f.onDescribe(n)
-	}
-	return out, nil
+	return st
 }
 
 func (f *fakeCFN) DescribeStackEvents(ctx context.Context, in *cloudformation.DescribeStackEventsInput, _ ...func(*cloudformation.Options)) (*cloudformation.DescribeStackEventsOutput, error) {

@@ -241,7 +241,7 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 	}
 	defer wait()
 
-	st, err := p.Describe(ctx, s.FQN)
+	st, err := p.describeFirst(ctx, s.FQN)
 	if err != nil {
 		return failedErr(err)
 	}

@@ -29,12 +29,26 @@ import (
 // poller may use, between minRound and the poll ceiling. A waiter that
 // arrives during a round gets the next round's answer, so every answer it
 // gets was read after it asked.
+//
+// First describes (describeFirst) use the poller too: every listing round
+// keeps the listing as the target's snapshot, and a stack's first describe
+// is answered from a snapshot that started less than snapshotFresh ago
+// without any call; otherwise the stack joins the next round as a by-name
+// waiter (see describeFirst).
 type poller struct {
 	p *Provider
 
 	mu      sync.Mutex
 	waiting map[string][]chan pollResult // by stack id
+	// byName are first describes waiting for a round, by stack name.
+	byName  map[string][]chan pollResult
 	running bool
+	// nextAt is when the sleeping run loop starts its next round (zero
+	// while a round is in flight); lastCost what the last round cost.
+	nextAt   time.Time
+	lastCost int
+	// snap is the last complete listing of the target (nil: none yet).
+	snap *snapshot
 	// pages is how many pages the last listing had (0: never listed).
 	pages int
 	// pageTime and stackTime are moving averages of how long one listing
@@ -52,6 +66,41 @@ type pollResult struct {
 	// the waiter waited: always 1, whatever the throttling (fairness).
 	round, asked int
 }
+
+// snapshot is one complete listing of a target: every stack DescribeStacks
+// without a name showed (the listing omits deleted stacks), by name and by
+// id, and when the listing started (a stack changed after that may show
+// either state).
+type snapshot struct {
+	started time.Time
+	byName  map[string]*Stack
+	byID    map[string]*Stack
+}
+
+// snapshotFresh is how old (from the start of its listing) a snapshot may
+// be to answer a first describe without a call. Within a run, a stack's
+// first describe comes before anything this run does to it, so a snapshot
+// can be wrong only about a stack someone else (another run, the console)
+// changed since its listing started: the same race a direct call has, with
+// a window a few seconds wider. 5 s covers the rounds of a
+// running build (one every 0.1 to 2.5 s at the default budget), so while
+// stacks are being waited for, every first describe is free; it is short
+// enough that a snapshot from an earlier phase of the run (before a hook, or
+// a long wait for a person's approval) is not trusted.
+const snapshotFresh = 5 * time.Second
+
+// gatherWindow is how long an idle poller waits after a first describe
+// asks before it runs the round, so that the stacks of a graph level that
+// become ready together (their goroutines start within microseconds to a
+// few milliseconds of each other) share one listing instead of each paying
+// a call.
+const gatherWindow = 30 * time.Millisecond
+
+// maxNameWait is the longest a first describe waits for the next round of
+// a running poller; when the round is further away (per-stack rounds in an
+// account with many stacks not ours are paced seconds apart) the stack is
+// read with its own call, as it would be without the poller.
+const maxNameWait = time.Second
 
 // pollShare is the part of a target's read budget the status poller may
 // use; the rest serves first Describes, outputs, events and lookups.
@@ -78,7 +127,7 @@ func (pl *poller) nextResult(ctx context.Context, id string) pollResult {
 	asked := pl.rounds
 	if !pl.running {
 		pl.running = true
-		go pl.run(context.WithoutCancel(ctx))
+		go pl.run(context.WithoutCancel(ctx), 0)
 	}
 	pl.mu.Unlock()
 	select {
@@ -89,6 +138,75 @@ func (pl *poller) nextResult(ctx context.Context, id string) pollResult {
 		pl.drop(id, ch)
 		return pollResult{err: ctx.Err()}
 	}
+}
+
+// fresh answers a first describe from the snapshot when it started less
+// than snapshotFresh ago: the stack listed (a copy), or nil when it is not
+// listed (it does not exist). ok is false without a fresh snapshot.
+func (pl *poller) fresh(name string) (st *Stack, ok bool) {
+	pl.mu.Lock()
+	defer pl.mu.Unlock()
+	if pl.snap == nil {
+		return nil, false
+	}
+	if age := pl.p.now().Sub(pl.snap.started); age < 0 || age > snapshotFresh {
+		return nil, false
+	}
+	if s := pl.snap.byName[name]; s != nil {
+		return s.clone(), true
+	}
+	return nil, true
+}
+
+// byNameResult waits for the next round that starts after the call and
+// returns the named stack in it (nil when it does not exist). joined is
+// false when the next round is more than maxNameWait away: the caller then
+// reads the stack itself.
+func (pl *poller) byNameResult(ctx context.Context, name string) (r pollResult, joined bool) {
+	ch := make(chan pollResult, 1)
+	pl.mu.Lock()
+	if pl.running {
+		wait := pl.interval(max(pl.lastCost, 1)) // a round in flight: the one after it
+		if !pl.nextAt.IsZero() {
+			wait = pl.nextAt.Sub(pl.p.now())
+		}
+		if wait > maxNameWait {
+			pl.mu.Unlock()
+			return pollResult{}, false
+		}
+	}
+	if pl.byName == nil {
+		pl.byName = map[string][]chan pollResult{}
+	}
+	pl.byName[name] = append(pl.byName[name], ch)
+	asked := pl.rounds
+	if !pl.running {
+		pl.running = true
+		go pl.run(context.WithoutCancel(ctx), gatherWindow)
+	}
+	pl.mu.Unlock()
+	select {
+	case r := <-ch:
+		r.asked = asked
+		return r, true
+	case <-ctx.Done():
+		pl.mu.Lock()
+		pl.byName[name] = remove(pl.byName[name], ch)
+		if len(pl.byName[name]) == 0 {
+			delete(pl.byName, name)
+		}
+		pl.mu.Unlock()
+		return pollResult{err: ctx.Err()}, true
+	}
+}
+
+func remove(list []chan pollResult, ch chan pollResult) []chan pollResult {
+	for i, c := range list {
+		if c == ch {
+			return append(list[:i], list[i+1:]...)
+		}
+	}
+	return list
 }
 
 func (pl *poller) drop(id string, ch chan pollResult) {
@@ -115,25 +233,37 @@ func (pl *poller) interval(cost int) time.Duration {
 }
 
 // run does rounds while anyone waits. Its context outlives the waiters'
-// (a cancelled waiter just leaves); it stops when nobody waits.
-func (pl *poller) run(ctx context.Context) {
+// (a cancelled waiter just leaves); it stops when nobody waits. first is
+// the wait before the first round (0: paced like any round).
+func (pl *poller) run(ctx context.Context, first time.Duration) {
 	ctx = priority.With(ctx, priority.Top) // rounds see stacks finish: never queued behind submissions
 	cost := 1
+	wait := first
+	if wait <= 0 {
+		wait = pl.interval(cost)
+	}
 	for {
 		// The first round after a submission comes quickly (a stack that
 		// finishes in 200 ms is seen done soon); later ones are paced.
-		if err := pl.p.sleep(ctx, pl.interval(cost)); err != nil {
+		pl.mu.Lock()
+		pl.nextAt = pl.p.now().Add(wait)
+		pl.mu.Unlock()
+		if err := pl.p.sleep(ctx, wait); err != nil {
+			pl.mu.Lock()
+			pl.running, pl.nextAt = false, time.Time{}
+			pl.mu.Unlock()
 			return
 		}
 		pl.mu.Lock()
-		if len(pl.waiting) == 0 {
+		pl.nextAt = time.Time{}
+		if len(pl.waiting) == 0 && len(pl.byName) == 0 {
 			pl.running = false
 			pl.mu.Unlock()
 			return
 		}
 		// Only those waiting now get this round's answers.
-		batch := pl.waiting
-		pl.waiting = map[string][]chan pollResult{}
+		batch, names := pl.waiting, pl.byName
+		pl.waiting, pl.byName = map[string][]chan pollResult{}, map[string][]chan pollResult{}
 		pages := pl.pages
 		pl.rounds++
 		round := pl.rounds
@@ -143,23 +273,37 @@ func (pl *poller) run(ctx context.Context) {
 		for id := range batch {
 			ids = append(ids, id)
 		}
-		var results map[string]pollResult
-		if pl.perStackCheaper(len(ids), pages) {
+		nameList := make([]string, 0, len(names))
+		for n := range names {
+			nameList = append(nameList, n)
+		}
+		var results, byName map[string]pollResult
+		if pl.perStackCheaper(len(ids)+len(nameList), pages) {
 			results = pl.perStack(ctx, ids)
-			cost = len(ids)
+			byName = pl.perStack(ctx, nameList)
+			cost = len(ids) + len(nameList)
 		} else {
-			results = pl.listing(ctx, ids)
+			results, byName = pl.listing(ctx, ids, nameList)
 			pl.mu.Lock()
 			cost = max(pl.pages, 1)
 			pl.mu.Unlock()
 		}
-		for id, chs := range batch {
-			r := results[id]
-			r.round = round
-			for _, ch := range chs {
-				ch <- r
+		pl.mu.Lock()
+		pl.lastCost = cost
+		pl.mu.Unlock()
+		for _, set := range []struct {
+			waiters map[string][]chan pollResult
+			res     map[string]pollResult
+		}{{batch, results}, {names, byName}} {
+			for key, chs := range set.waiters {
+				r := set.res[key]
+				r.round = round
+				for _, ch := range chs {
+					ch <- r
+				}
 			}
 		}
+		wait = pl.interval(cost)
 	}
 }
 
@@ -201,7 +345,7 @@ func (pl *poller) rate() float64 {
 	return 4.0
 }
 
-// perStack reads each stack by id.
+// perStack reads each stack by id (or, for first describes, by name).
 func (pl *poller) perStack(ctx context.Context, ids []string) map[string]pollResult {
 	out := make(map[string]pollResult, len(ids))
 	for _, id := range ids {
@@ -217,10 +361,12 @@ func (pl *poller) perStack(ctx context.Context, ids []string) map[string]pollRes
 	return out
 }
 
-// listing reads every page of DescribeStacks and answers each waiting
-// stack from it; those it does not show are confirmed one by one.
-func (pl *poller) listing(ctx context.Context, ids []string) map[string]pollResult {
-	byID := map[string]*Stack{}
+// listing reads every page of DescribeStacks, keeps it as the target's
+// snapshot and answers each waiting stack from it: by id (those it does
+// not show are confirmed one by one) and by name (those it does not show
+// do not exist: the listing omits deleted stacks).
+func (pl *poller) listing(ctx context.Context, ids, names []string) (map[string]pollResult, map[string]pollResult) {
+	snap := &snapshot{started: pl.p.now(), byName: map[string]*Stack{}, byID: map[string]*Stack{}}
 	var token *string
 	pages := 0
 	for {
@@ -234,7 +380,7 @@ func (pl *poller) listing(ctx context.Context, ids []string) map[string]pollResu
 		if err != nil {
 			// The listing failed (not transiently): fall back to asking
 			// each stack, which also names the failing stack in errors.
-			return pl.perStack(ctx, ids)
+			return pl.perStack(ctx, ids), pl.perStack(ctx, names)
 		}
 		pages++
 		pl.mu.Lock()
@@ -242,7 +388,10 @@ func (pl *poller) listing(ctx context.Context, ids []string) map[string]pollResu
 		pl.mu.Unlock()
 		for _, s := range out.Stacks {
 			st := fromSDK(s)
-			byID[st.ID] = st
+			snap.byID[st.ID] = st
+			if st.Status != "DELETE_COMPLETE" {
+				snap.byName[st.Name] = st
+			}
 		}
 		token = out.NextToken
 		if aws.ToString(token) == "" {
@@ -251,12 +400,15 @@ func (pl *poller) listing(ctx context.Context, ids []string) map[string]pollResu
 	}
 	pl.mu.Lock()
 	pl.pages = pages
+	if pl.snap == nil || !snap.started.Before(pl.snap.started) {
+		pl.snap = snap
+	}
 	pl.mu.Unlock()
 	res := make(map[string]pollResult, len(ids))
 	var missing []string
 	for _, id := range ids {
-		if st, ok := byID[id]; ok {
-			res[id] = pollResult{st: st}
+		if st, ok := snap.byID[id]; ok {
+			res[id] = pollResult{st: st.clone()}
 		} else {
 			missing = append(missing, id)
 		}
@@ -264,5 +416,13 @@ func (pl *poller) listing(ctx context.Context, ids []string) map[string]pollResu
 	for id, r := range pl.perStack(ctx, missing) {
 		res[id] = r
 	}
-	return res
+	byName := make(map[string]pollResult, len(names))
+	for _, n := range names {
+		var st *Stack
+		if s := snap.byName[n]; s != nil {
+			st = s.clone()
+		}
+		byName[n] = pollResult{st: st}
+	}
+	return res, byName
 }

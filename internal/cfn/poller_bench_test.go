@@ -63,7 +63,7 @@ func BenchmarkPollRound(b *testing.B) {
 		ids := grow(total)
 		b.Run(fmt.Sprintf("listing/total=%d", total), func(b *testing.B) {
 			for b.Loop() {
-				p.poll.listing(ctx, ids[:1])
+				p.poll.listing(ctx, ids[:1], nil)
 			}
 			b.ReportMetric(float64(p.poll.pages), "calls/op")
 		})

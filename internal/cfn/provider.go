@@ -3,6 +3,7 @@ package cfn
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"sort"
 	"strconv"
@@ -184,6 +185,31 @@ func (p *Provider) Describe(ctx context.Context, name string) (*Stack, error) {
 		return nil, nil
 	}
 	return fromSDK(out.Stacks[0]), nil
+}
+
+// describeFirst is the first describe of a stack in a build, destroy or
+// diff, answered through the target's status poller (see poller): from the
+// target's last listing when it started less than snapshotFresh ago (no
+// call), else from the next round, which a graph level's stacks share (one
+// listing instead of a call each). It returns nil when the stack does not
+// exist. An answer may be up to snapshotFresh old: callers re-read the
+// stack with Describe when a submission shows it was wrong.
+func (p *Provider) describeFirst(ctx context.Context, name string) (*Stack, error) {
+	if st, ok := p.poll.fresh(name); ok {
+		return st, nil
+	}
+	r, joined := p.poll.byNameResult(ctx, name)
+	if !joined {
+		return p.Describe(ctx, name)
+	}
+	return r.st, r.err
+}
+
+// clone copies a stack and its maps (a snapshot's stacks are shared).
+func (s *Stack) clone() *Stack {
+	c := *s
+	c.Outputs, c.Parameters, c.Tags = maps.Clone(s.Outputs), maps.Clone(s.Parameters), maps.Clone(s.Tags)
+	return &c
 }
 
 func fromSDK(s types.Stack) *Stack {
