@@ -49,6 +49,9 @@ const (
 	// DescribeStacks / UpdateStack for a missing stack ("Stack with id X does
 	// not exist", "Stack [X] does not exist").
 	textDoesNotExist = "does not exist"
+	// UpdateStack of a stack in a state that cannot be updated ("Stack:<id>
+	// is in UPDATE_IN_PROGRESS state and can not be updated.").
+	textNotUpdatable = "state and can not be updated"
 	// CreateStack/UpdateStack when CloudFormation cannot read TemplateURL.
 	TextTemplateURLAccess = "TemplateURL must reference a valid S3 object to which you have access."
 )

@@ -232,3 +232,191 @@ func TestDescribeFirstDoesNotWaitForASlowRound(t *testing.T) {
 		t.Errorf("%d calls by name, %d rounds; want its own call", f.byName, p.poll.rounds)
 	}
 }
+
+// snapshotOf makes p's snapshot, started now, of the given stacks (as a
+// listing would show them).
+func snapshotOf(p *Provider, stacks ...*Stack) {
+	snap := &snapshot{started: p.now(), byName: map[string]*Stack{}, byID: map[string]*Stack{}}
+	for _, st := range stacks {
+		snap.byName[st.Name], snap.byID[st.ID] = st, st
+	}
+	p.poll.mu.Lock()
+	p.poll.snap = snap
+	p.poll.mu.Unlock()
+}
+
+func listed(status string) *Stack {
+	return &Stack{Name: "ns-vpc", ID: "arn:aws:cloudformation:us-east-1:111111111111:stack/ns-vpc/old", Status: status,
+		Outputs: map[string]string{}, Parameters: map[string]string{}, Tags: map[string]string{"stacker_namespace": "ns"}}
+}
+
+// A decision taken from a snapshot that turns out wrong when the stack is
+// submitted is taken again, once, from one direct DescribeStacks: the
+// build neither fails nor does the wrong thing because its snapshot was a
+// few seconds old.
+func TestLaunchRecoversFromAStaleSnapshot(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		snapshot *Stack // nil: the stack is not listed
+		setup    func(f *fakeCFN)
+		spec     func(s *LaunchSpec)
+		want     []string
+		calls    []string
+		byName   int // direct DescribeStacks by name (re-reads)
+	}{
+		{name: "created by someone since the listing: AlreadyExists, then update",
+			setup: func(f *fakeCFN) { f.put("ns-vpc", "CREATE_COMPLETE") },
+			want:  []string{"submitted (updating existing stack)", "complete (updating existing stack)"},
+			calls: []string{"CreateStack", "UpdateStack"}, byName: 1},
+		{name: "deleted by someone since the listing: does not exist, then create",
+			snapshot: listed("CREATE_COMPLETE"),
+			want:     []string{"submitted (creating new stack)", "complete (creating new stack)"},
+			calls:    []string{"UpdateStack", "CreateStack"}, byName: 1},
+		{name: "updated by someone since the listing: waited for, then updated",
+			snapshot: listed("CREATE_COMPLETE"),
+			setup: func(f *fakeCFN) {
+				f.put("ns-vpc", "UPDATE_IN_PROGRESS").seq = []string{"UPDATE_IN_PROGRESS", "UPDATE_COMPLETE"}
+			},
+			spec:  func(s *LaunchSpec) { s.WaitInProgress = true },
+			want:  []string{"pending (waiting)", "submitted (updating existing stack)", "complete (updating existing stack)"},
+			calls: []string{"UpdateStack", "UpdateStack"}, byName: 1},
+		{name: "updated by someone since the listing, in_progress_behavior fail",
+			snapshot: listed("CREATE_COMPLETE"),
+			setup: func(f *fakeCFN) {
+				f.put("ns-vpc", "UPDATE_IN_PROGRESS").seq = []string{"UPDATE_IN_PROGRESS", "UPDATE_COMPLETE"}
+			},
+			want:  []string{`failed (Stack: "ns-vpc" cannot be updated nor re-created from state UPDATE_IN_PROGRESS: Update already in-progress)`},
+			calls: []string{"UpdateStack"}, byName: 1},
+		{name: "rolled back since the listing: the re-creation rules apply",
+			snapshot: listed("CREATE_COMPLETE"),
+			setup:    func(f *fakeCFN) { f.put("ns-vpc", "ROLLBACK_COMPLETE", withTags(map[string]string{"stacker_namespace": "ns"})) },
+			spec:     func(s *LaunchSpec) { s.RecreateFailed = true },
+			want:     []string{"submitted (destroying stack for re-creation)", "submitted (re-creating stack)", "complete (re-creating stack)"},
+			calls:    []string{"UpdateStack", "DeleteStack", "CreateStack"}, byName: 1},
+		{name: "only once: a second stale answer fails the stack",
+			setup: func(f *fakeCFN) {
+				f.put("ns-vpc", "CREATE_COMPLETE")
+				f.onDescribe = func(int) { // deleted right after the re-read
+					f.mu.Lock()
+					delete(f.stacks, "ns-vpc")
+					f.mu.Unlock()
+				}
+			},
+			want:  []string{"failed (update stack: Stack [ns-vpc] does not exist)"},
+			calls: []string{"CreateStack", "UpdateStack"}, byName: 1},
+		{name: "a fresh and right snapshot: no describe at all",
+			snapshot: listed("CREATE_COMPLETE"),
+			setup:    func(f *fakeCFN) { f.put("ns-vpc", "CREATE_COMPLETE") },
+			want:     []string{"submitted (updating existing stack)", "complete (updating existing stack)"},
+			calls:    []string{"UpdateStack"}, byName: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			if tc.setup != nil {
+				tc.setup(f)
+			}
+			p := New(f, Options{Sleep: noSleep, Now: fixedNow})
+			if tc.snapshot != nil {
+				snapshotOf(p, tc.snapshot)
+			} else {
+				snapshotOf(p)
+			}
+			s := baseSpec()
+			if tc.spec != nil {
+				tc.spec(s)
+			}
+			var got []string
+			o := p.Launch(context.Background(), s, func(st engine.Status) { got = append(got, line(st)) })
+			got = append(got, line(o.Status))
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("statuses:\n got %q\nwant %q", got, tc.want)
+			}
+			var muts []string
+			for _, c := range f.calls {
+				if !strings.HasPrefix(c, "Describe") {
+					muts = append(muts, c)
+				}
+			}
+			if !slices.Equal(muts, tc.calls) {
+				t.Errorf("mutating calls %q, want %q", muts, tc.calls)
+			}
+			if f.byName != tc.byName {
+				t.Errorf("%d DescribeStacks by name, want %d", f.byName, tc.byName)
+			}
+		})
+	}
+}
+
+// destroy takes its first describe from the snapshot too, and recovers
+// when DeleteStack says the stack is not what the snapshot showed.
+func TestDestroyFromAStaleSnapshot(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		missingDelErr bool
+		want          string
+		byName        int
+	}{
+		// AWS and the sandbox accept DeleteStack of a deleted stack: the
+		// poll by id then finds it gone.
+		{name: "deleted by someone, DeleteStack accepted", want: "complete (stack destroyed)"},
+		{name: "deleted by someone, DeleteStack says it does not exist", missingDelErr: true, want: "skipped (does not exist in cloudformation)", byName: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			f.deleteMissingErr = tc.missingDelErr
+			p := New(f, Options{Sleep: noSleep, Now: fixedNow})
+			snapshotOf(p, listed("CREATE_COMPLETE"))
+			o := p.Destroy(context.Background(), &DestroySpec{Name: "vpc", FQN: "ns-vpc"}, func(engine.Status) {})
+			if got := line(o.Status); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+			if f.byName != tc.byName {
+				t.Errorf("%d DescribeStacks by name, want %d", f.byName, tc.byName)
+			}
+		})
+	}
+}
+
+// Destroying a graph level: one listing answers every first describe, and
+// every stack that leaves the listing is still confirmed gone with one
+// DescribeStacks of its own.
+func TestDestroyLevelSharesOneListing(t *testing.T) {
+	f := newFake()
+	f.deleteSeq = []string{"DELETE_IN_PROGRESS", "DELETE_COMPLETE"}
+	const n = 20
+	ids := map[string]string{}
+	for i := range n {
+		name := fmt.Sprintf("ns-s%02d", i)
+		ids[name] = f.put(name, "CREATE_COMPLETE").id
+	}
+	var p *Provider
+	var want atomic.Int32
+	want.Store(n)
+	p = New(f, Options{Sleep: gatherSleep(&p, &want), Now: fixedNow})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			name := fmt.Sprintf("ns-s%02d", i)
+			o := p.Destroy(context.Background(), &DestroySpec{Name: name, FQN: name}, func(engine.Status) {})
+			if got := line(o.Status); got != "complete (stack destroyed)" {
+				t.Errorf("%s: %s", name, got)
+			}
+		}(i)
+	}
+	wg.Wait()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if got := callsBefore(f.calls); !slices.Equal(got, []string{opListing}) {
+		t.Errorf("calls before the first DeleteStack: %q, want one listing", got)
+	}
+	if f.byName != 0 {
+		t.Errorf("%d DescribeStacks by name, want none", f.byName)
+	}
+	for name, id := range ids {
+		if f.byID[id] < 1 {
+			t.Errorf("%s left the listing without a DescribeStacks of its own", name)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package cfn
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/stacker-go/stacker/internal/engine"
@@ -33,6 +34,26 @@ func (p *Provider) destroy(ctx context.Context, s *DestroySpec, report func(engi
 	if err != nil {
 		return failedErr(err)
 	}
+	var stale bool
+	o := p.destroyFrom(ctx, s, st, report, &stale)
+	if !stale {
+		return o
+	}
+	// DeleteStack said the stack is not what the first describe (the
+	// target's snapshot) showed: read it again, once, and decide anew.
+	slog.Debug("cfn: the stack changed since it was described; reading it again", "stack", s.FQN)
+	if st, err = p.Describe(ctx, s.FQN); err != nil {
+		return failedErr(err)
+	}
+	return p.destroyFrom(ctx, s, st, report, nil)
+}
+
+// destroyFrom deletes the stack as st describes it (nil: it does not
+// exist). When stale is not nil and DeleteStack fails with an error that
+// says st was out of date (staleAnswer), it sets *stale and returns before
+// reporting the stack submitted.
+func (p *Provider) destroyFrom(ctx context.Context, s *DestroySpec, st *Stack, report func(engine.Status), stale *bool) Outcome {
+	var err error
 	if st == nil || st.Status == "DELETE_COMPLETE" {
 		return Outcome{Status: engine.Status{State: engine.Skipped, Reason: ReasonDoesNotExist}}
 	}
@@ -66,6 +87,10 @@ func (p *Provider) destroy(ctx context.Context, s *DestroySpec, report func(engi
 	submitted := p.now().Add(-time.Second)
 	if st.Status != "DELETE_IN_PROGRESS" {
 		if err := p.deleteStack(ctx, st.ID, s.RoleARN); err != nil {
+			if stale != nil && staleAnswer(err) {
+				*stale = true
+				return Outcome{}
+			}
 			return failedErr(&CallError{Op: "delete stack", Err: err})
 		}
 	}

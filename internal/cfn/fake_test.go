@@ -33,6 +33,9 @@ type fakeCFN struct {
 	throttle int
 	// noChange makes UpdateStack answer "No updates are to be performed."
 	noChange bool
+	// deleteMissingErr makes DeleteStack of a missing stack answer "does
+	// not exist" (AWS and the sandbox answer success).
+	deleteMissingErr bool
 	// onDescribe runs after each DescribeStacks (tests cancel from it).
 	onDescribe func(n int)
 	// Change sets: csPending DescribeChangeSet answers are
@@ -53,6 +56,9 @@ type fakeCFN struct {
 	// byName counts DescribeStacks calls naming a stack by its name
 	// (first describes and their re-reads; polls name the stack's id).
 	byName int
+	// byID counts DescribeStacks calls naming each stack id (polls,
+	// confirmations).
+	byID map[string]int
 }
 
 type fakeStack struct {
@@ -137,6 +143,11 @@ func (f *fakeCFN) DescribeStacks(ctx context.Context, in *cloudformation.Describ
 		f.record("DescribeStacks")
 		if !strings.HasPrefix(*in.StackName, "arn:") {
 			f.byName++
+		} else {
+			if f.byID == nil {
+				f.byID = map[string]int{}
+			}
+			f.byID[*in.StackName]++
 		}
 	}
 	f.describeNum++
@@ -283,8 +294,11 @@ func (f *fakeCFN) UpdateStack(ctx context.Context, in *cloudformation.UpdateStac
 	f.record("UpdateStack")
 	f.lastUpdate = in
 	s := f.find(aws.ToString(in.StackName))
-	if s == nil {
+	if s == nil || s.status == "DELETE_COMPLETE" {
 		return nil, apiErr("ValidationError", "Stack ["+aws.ToString(in.StackName)+"] does not exist")
+	}
+	if !updatable[s.status] {
+		return nil, apiErr("ValidationError", "Stack:"+s.id+" is in "+s.status+" state and can not be updated.")
 	}
 	if f.noChange {
 		return nil, apiErr("ValidationError", "No updates are to be performed.")
@@ -301,6 +315,9 @@ func (f *fakeCFN) DeleteStack(ctx context.Context, in *cloudformation.DeleteStac
 	defer f.mu.Unlock()
 	f.record("DeleteStack")
 	s := f.find(aws.ToString(in.StackName))
+	if s == nil && f.deleteMissingErr {
+		return nil, apiErr("ValidationError", "Stack ["+aws.ToString(in.StackName)+"] does not exist")
+	}
 	if s == nil {
 		return &cloudformation.DeleteStackOutput{}, nil
 	}

@@ -3,6 +3,7 @@ package cfn
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/stacker-go/stacker/blueprint"
+	"github.com/stacker-go/stacker/internal/awserr"
 	"github.com/stacker-go/stacker/internal/engine"
 	"github.com/stacker-go/stacker/internal/event"
 )
@@ -245,6 +247,46 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 	if err != nil {
 		return failedErr(err)
 	}
+	var stale bool
+	o := p.launchFrom(ctx, s, st, wait, report, &stale)
+	if !stale {
+		return o
+	}
+	// The submission showed that the answer the decision came from was out
+	// of date (the target's snapshot, or a read that raced a change made by
+	// someone else): read the stack again, once, and decide anew.
+	slog.Debug("cfn: the stack changed since it was described; reading it again", "stack", s.FQN)
+	if st, err = p.Describe(ctx, s.FQN); err != nil {
+		return failedErr(err)
+	}
+	return p.launchFrom(ctx, s, st, wait, report, nil)
+}
+
+// staleAnswer reports whether a submission's error says that the stack is
+// not in the state the decision was taken from: CreateStack of a stack
+// that exists, UpdateStack or DeleteStack of one that does not, UpdateStack
+// of one in a state that cannot be updated (someone else is changing it).
+func staleAnswer(err error) bool {
+	return awserr.Code(err) == "AlreadyExistsException" ||
+		(isNotExist(err) && strings.HasPrefix(awserr.Message(err), "Stack")) ||
+		awserr.MessageContains(err, textNotUpdatable)
+}
+
+// launchFrom decides what to do with the stack as st describes it (nil:
+// it does not exist), then does it. When stale is not nil and a submission
+// fails with an error that says st was out of date (staleAnswer), it sets
+// *stale and returns before anything has been changed or reported as
+// submitted; launch then reads the stack again and calls it once more with
+// stale nil.
+func (p *Provider) launchFrom(ctx context.Context, s *LaunchSpec, st *Stack, wait func() prepared, report func(engine.Status), stale *bool) Outcome {
+	var err error
+	isStale := func(err error) bool {
+		if stale != nil && staleAnswer(err) {
+			*stale = true
+			return true
+		}
+		return false
+	}
 	if st != nil && st.Status == "DELETE_COMPLETE" {
 		st = nil
 	}
@@ -323,6 +365,9 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 	if deleteFirst {
 		s.Deps.message(p, s.Name, s.FQN, "Destroying stack %q for re-creation", s.FQN)
 		if err := p.deleteStack(ctx, st.ID, s.RoleARN); err != nil {
+			if isStale(err) {
+				return Outcome{}
+			}
 			return failedErr(&CallError{Op: "delete stack " + s.FQN + " for re-creation", Err: err})
 		}
 		report(engine.Status{State: engine.Submitted, Reason: ReasonDestroyingRe})
@@ -363,6 +408,9 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 		setTemplate(req, &in.TemplateBody, &in.TemplateURL)
 		id, err = p.createStack(ctx, in)
 		if err != nil {
+			if isStale(err) {
+				return Outcome{}
+			}
 			return failedErr(&CallError{Op: "create stack", Err: err})
 		}
 	} else if s.asks() {
@@ -375,6 +423,9 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 		reason = ReasonUpdating
 		if st.TerminationProtection != s.TerminationProtection {
 			if err := p.setTerminationProtection(ctx, st.ID, s.TerminationProtection); err != nil {
+				if isStale(err) {
+					return Outcome{}
+				}
 				return failedErr(&CallError{Op: "update termination protection of " + s.FQN, Err: err})
 			}
 		}
@@ -393,6 +444,9 @@ func (p *Provider) launch(ctx context.Context, s *LaunchSpec, report func(engine
 			return Outcome{Status: engine.Status{State: engine.Skipped, Reason: ReasonNoChange}, Outputs: st.Outputs}
 		}
 		if err != nil {
+			if isStale(err) {
+				return Outcome{}
+			}
 			return failedErr(&CallError{Op: "update stack", Err: err})
 		}
 	}
