@@ -82,7 +82,11 @@ type snapshot struct {
 // first describe comes before anything this run does to it, so a snapshot
 // can be wrong only about a stack someone else (another run, the console)
 // changed since its listing started: the same race a direct call has, with
-// a window a few seconds wider. 5 s covers the rounds of a
+// a window a few seconds wider. Every such wrong answer is caught by the
+// submission it leads to (AlreadyExistsException, "does not exist", "can
+// not be updated"); the stack is then read again and decided anew, once
+// (launch, destroy), so staleness costs a call, never a failure. 5 s
+// covers the rounds of a
 // running build (one every 0.1 to 2.5 s at the default budget), so while
 // stacks are being waited for, every first describe is free; it is short
 // enough that a snapshot from an earlier phase of the run (before a hook, or
