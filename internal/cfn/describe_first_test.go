@@ -289,10 +289,12 @@ func TestLaunchRecoversFromAStaleSnapshot(t *testing.T) {
 			calls: []string{"UpdateStack"}, byName: 1},
 		{name: "rolled back since the listing: the re-creation rules apply",
 			snapshot: listed("CREATE_COMPLETE"),
-			setup:    func(f *fakeCFN) { f.put("ns-vpc", "ROLLBACK_COMPLETE", withTags(map[string]string{"stacker_namespace": "ns"})) },
-			spec:     func(s *LaunchSpec) { s.RecreateFailed = true },
-			want:     []string{"submitted (destroying stack for re-creation)", "submitted (re-creating stack)", "complete (re-creating stack)"},
-			calls:    []string{"UpdateStack", "DeleteStack", "CreateStack"}, byName: 1},
+			setup: func(f *fakeCFN) {
+				f.put("ns-vpc", "ROLLBACK_COMPLETE", withTags(map[string]string{"stacker_namespace": "ns"}))
+			},
+			spec:  func(s *LaunchSpec) { s.RecreateFailed = true },
+			want:  []string{"submitted (destroying stack for re-creation)", "submitted (re-creating stack)", "complete (re-creating stack)"},
+			calls: []string{"UpdateStack", "DeleteStack", "CreateStack"}, byName: 1},
 		{name: "only once: a second stale answer fails the stack",
 			setup: func(f *fakeCFN) {
 				f.put("ns-vpc", "CREATE_COMPLETE")
