@@ -67,6 +67,7 @@ type fakeStack struct {
 	params, tags, outputs    map[string]string
 	tp                       bool
 	template                 string
+	created, updated         time.Time
 	events                   []types.StackEvent
 }
 
@@ -227,6 +228,12 @@ func (f *fakeCFN) listing(token string) *cloudformation.DescribeStacksOutput {
 func (s *fakeStack) sdk() types.Stack {
 	st := types.Stack{StackId: aws.String(s.id), StackName: aws.String(s.name), StackStatus: types.StackStatus(s.status),
 		StackStatusReason: aws.String(s.reason), EnableTerminationProtection: aws.Bool(s.tp)}
+	if !s.created.IsZero() {
+		st.CreationTime = aws.Time(s.created)
+	}
+	if !s.updated.IsZero() {
+		st.LastUpdatedTime = aws.Time(s.updated)
+	}
 	for k, v := range s.params {
 		st.Parameters = append(st.Parameters, types.Parameter{ParameterKey: aws.String(k), ParameterValue: aws.String(v)})
 	}
@@ -281,6 +288,7 @@ func (f *fakeCFN) CreateStack(ctx context.Context, in *cloudformation.CreateStac
 		s.tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 	}
 	s.tp = aws.ToBool(in.EnableTerminationProtection)
+	s.created = f.now
 	s.outputs["Out"] = name + "-out"
 	s.seq = seqOr(f.createSeq, "CREATE_COMPLETE")
 	f.event(s, name, "AWS::CloudFormation::Stack", "CREATE_IN_PROGRESS", "User Initiated")
@@ -306,6 +314,7 @@ func (f *fakeCFN) UpdateStack(ctx context.Context, in *cloudformation.UpdateStac
 	s.status = "UPDATE_IN_PROGRESS"
 	s.seq = seqOr(f.updateSeq, "UPDATE_COMPLETE")
 	f.event(s, s.name, "AWS::CloudFormation::Stack", "UPDATE_IN_PROGRESS", "User Initiated")
+	s.updated = f.now // as CloudFormation: the update's start
 	s.events[len(s.events)-1].ClientRequestToken = in.ClientRequestToken
 	return &cloudformation.UpdateStackOutput{StackId: aws.String(s.id)}, nil
 }
@@ -425,6 +434,7 @@ func (f *fakeCFN) ExecuteChangeSet(ctx context.Context, in *cloudformation.Execu
 		s.status = "UPDATE_IN_PROGRESS"
 		s.seq = seqOr(f.updateSeq, "UPDATE_COMPLETE")
 		f.event(s, s.name, "AWS::CloudFormation::Stack", "UPDATE_IN_PROGRESS", "User Initiated")
+		s.updated = f.now
 	}
 	return &cloudformation.ExecuteChangeSetOutput{}, nil
 }

@@ -55,6 +55,12 @@ type Request struct {
 	// OutputDefs are the template's outputs with their values (diff's
 	// inferred-change placeholders); nil outside diff.
 	OutputDefs []OutputDef
+	// TemplateSHA256 is the hex sha256 of the template body, also when
+	// TemplateURL is sent (set by NoteTemplate; no-change detection).
+	TemplateSHA256 string
+	// noted and ineligible are NoteTemplate's facts (nochange.go).
+	noted      bool
+	ineligible string
 }
 
 // LaunchSpec describes one stack to build.
@@ -352,6 +358,11 @@ func (p *Provider) launchFrom(ctx context.Context, s *LaunchSpec, st *Stack, wai
 			return failedErr(err)
 		}
 	}
+	if !deleteFirst {
+		if o, ok := p.skipUnchanged(s, st, req, params); ok {
+			return o
+		}
+	}
 
 	if deleteFirst && st.Status != "REVIEW_IN_PROGRESS" && s.asks() {
 		// Stacker asks in interactive mode; a protected stack is asked
@@ -441,6 +452,7 @@ func (p *Provider) launchFrom(ctx context.Context, s *LaunchSpec, st *Stack, wai
 		setTemplate(req, &in.TemplateBody, &in.TemplateURL)
 		id, err = p.updateStack(ctx, in, st.ID)
 		if isNoUpdates(err) {
+			p.remember(s, st, req)
 			return Outcome{Status: engine.Status{State: engine.Skipped, Reason: ReasonNoChange}, Outputs: st.Outputs}
 		}
 		if err != nil {
@@ -480,6 +492,7 @@ func (p *Provider) launchFrom(ctx context.Context, s *LaunchSpec, st *Stack, wai
 	}
 	switch final.Status {
 	case "CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE":
+		p.remember(s, final, req)
 		return Outcome{Status: engine.Status{State: engine.Complete, Reason: reason}, Outputs: final.Outputs}
 	case "ROLLBACK_COMPLETE":
 		s.Deps.failure(ctx, p, s.Name, s.FQN, event.Rollback, final, submitted)

@@ -26,6 +26,18 @@ type Stack struct {
 	Parameters            map[string]string
 	Tags                  map[string]string
 	TerminationProtection bool
+	// CreationTime and LastUpdatedTime are CloudFormation's (LastUpdatedTime
+	// is zero until the stack's first update).
+	CreationTime, LastUpdatedTime time.Time
+}
+
+// LastChange is when CloudFormation last changed the stack: its
+// LastUpdatedTime, else its CreationTime.
+func (s *Stack) LastChange() time.Time {
+	if !s.LastUpdatedTime.IsZero() {
+		return s.LastUpdatedTime
+	}
+	return s.CreationTime
 }
 
 // Event is one stack event.
@@ -85,6 +97,9 @@ type Provider struct {
 	tokens tokens
 	// poll is the target's one status poller.
 	poll poller
+	// records are the target's deploy records (nochange.go); nil keeps
+	// none and submits every stack.
+	records *Records
 	// sleep waits d or until ctx is done (tests replace it).
 	sleep func(ctx context.Context, d time.Duration) error
 	now   func() time.Time
@@ -102,6 +117,10 @@ type Options struct {
 	// (the budget's, which drops while CloudFormation throttles); the status
 	// poller paces its rounds by it. Nil means 4.
 	ReadRate func() float64
+	// Records, when set, keeps a record of what was deployed to each stack
+	// of the target and skips stacks unchanged since (no-change detection,
+	// nochange.go); nil submits every stack.
+	Records *Records
 	// Sleep and Now replace the clock in tests.
 	Sleep func(ctx context.Context, d time.Duration) error
 	Now   func() time.Time
@@ -114,7 +133,7 @@ const DefaultRetryDeadline = 5 * time.Minute
 // New returns a provider over a target's CloudFormation client (paced by
 // the target's budget: the provider adds no pacing of its own).
 func New(api API, o Options) *Provider {
-	p := &Provider{read: api, write: api, pollCeiling: o.PollCeiling, retryDeadline: o.RetryDeadline, readRate: o.ReadRate, sleep: o.Sleep, now: o.Now}
+	p := &Provider{read: api, write: api, pollCeiling: o.PollCeiling, retryDeadline: o.RetryDeadline, readRate: o.ReadRate, records: o.Records, sleep: o.Sleep, now: o.Now}
 	p.poll.p = p
 	p.tokens.nonce = newNonce()
 	if p.pollCeiling <= 0 {
@@ -222,6 +241,8 @@ func fromSDK(s types.Stack) *Stack {
 		Parameters:            map[string]string{},
 		Tags:                  map[string]string{},
 		TerminationProtection: aws.ToBool(s.EnableTerminationProtection),
+		CreationTime:          aws.ToTime(s.CreationTime),
+		LastUpdatedTime:       aws.ToTime(s.LastUpdatedTime),
 	}
 	for _, o := range s.Outputs {
 		st.Outputs[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strconv"
 
 	"github.com/spf13/cobra"
 	"github.com/stacker-go/stacker/internal/cfn"
@@ -12,6 +14,7 @@ import (
 	"github.com/stacker-go/stacker/internal/deploy"
 	"github.com/stacker-go/stacker/internal/event"
 	"github.com/stacker-go/stacker/internal/hookrun"
+	"github.com/stacker-go/stacker/internal/target"
 )
 
 // BuildOptions are the flags of `stacker build`.
@@ -31,6 +34,9 @@ type BuildOptions struct {
 	// Approve names stacks whose change sets (-i, protected: true) are
 	// approved without asking: config or CloudFormation names, or all.
 	Approve []string
+	// NoDeployCache turns no-change detection's deploy records off
+	// (--no-deploy-cache, STACKER_NO_DEPLOY_CACHE=1).
+	NoDeployCache bool
 }
 
 func newBuildCmd(f *Factory) *cobra.Command { return newBuildCmdWith(f, runBuild) }
@@ -59,11 +65,26 @@ and deletes the change set). One stack asks at a time; the others keep
 building unless they depend on it. New stacks are created without asking.
 Without a terminal such an update fails before anything is changed,
 unless --approve names the stack: review the plan with "stacker diff",
-then run "stacker build --approve NAME ..." (or --approve all) in CI.`,
+then run "stacker build --approve NAME ..." (or --approve all) in CI.
+
+An existing stack left as this tool last deployed it is not submitted:
+"skipped (nochange)" without an UpdateStack call. Build keeps a record per
+stack of what it sent (digests only, never parameter values) and of
+CloudFormation's last-change time; a stack changed since (console, another
+machine) or whose template has a Transform, a nested stack, a dynamic
+reference or an SSM parameter type is always submitted. --no-deploy-cache
+submits every stack ("stacker cache clear" removes the records).`,
 		Args: positionalArgs,
 		RunE: o.Common.runE(f, func(cmd *cobra.Command) error {
 			if err := o.Progress.complete(cmd, f.getenv); err != nil {
 				return err
+			}
+			if v := f.getenv(target.EnvNoDeployCache); !cmd.Flags().Changed("no-deploy-cache") && v != "" {
+				b, err := strconv.ParseBool(v)
+				if err != nil {
+					return fmt.Errorf("%s=%q: want 1, true, 0 or false", target.EnvNoDeployCache, v)
+				}
+				o.NoDeployCache = b
 			}
 			return o.validate(cmd)
 		}, func(ctx context.Context) error { return runF(ctx, f, o) }),
@@ -78,6 +99,7 @@ then run "stacker build --approve NAME ..." (or --approve all) in CI.`,
 	fl.StringVarP(&o.Dump, "dump", "d", "", "render every template into `DIR` and exit (no AWS calls)")
 	fl.StringVar(&o.InProgress, "in-progress", "", "`MODE` for every stack CloudFormation is still changing: wait (wait for it, then handle it) or fail (fail it at once); overrides in_progress_behavior (default: each stack's, wait)")
 	fl.StringArrayVar(&o.Approve, "approve", nil, "execute the change sets of stack `NAME` (config or CloudFormation name; all or * for every stack) without asking: for protected stacks and -i without a terminal (repeatable)")
+	fl.BoolVar(&o.NoDeployCache, "no-deploy-cache", false, "do not read or write the on-disk deploy records: submit every existing stack, unchanged ones too (env "+target.EnvNoDeployCache+"=1)")
 	addProgressFlags(cmd, &o.Progress)
 	return cmd
 }
@@ -129,6 +151,13 @@ func runBuild(ctx context.Context, f *Factory, o *BuildOptions) error {
 		return err
 	}
 	do.Force, do.MaxParallel, do.Tail, do.InProgress, do.Approve = o.Force, o.MaxParallel, o.Tail, o.InProgress, o.Approve
+	if !o.NoDeployCache {
+		if dir, err := target.DeployCacheDir(); err == nil {
+			do.DeployRecords = dir
+		} else {
+			slog.Debug("no-change detection off: " + err.Error())
+		}
+	}
 	err = o.Progress.run(ctx, f, do, o.Common.Verbose > 0, o.Tail, event.Build, deploy.Build)
 	var ane *cfn.ApprovalNeededError
 	if errors.As(err, &ane) {

@@ -130,6 +130,11 @@ type Options struct {
 	Interactive      bool
 	ReplacementsOnly bool
 	Approve          []string
+	// DeployRecords is the directory of the deploy records build keeps
+	// per stack to skip stacks unchanged since this tool last deployed them
+	// (no-change detection, cfn.Records); "" keeps none and submits every
+	// stack (--no-deploy-cache).
+	DeployRecords string
 	// JSON makes info and diff print JSON on Out.
 	JSON bool
 	// HookFallback runs hooks not registered in Go (the Python bridge);

@@ -110,7 +110,11 @@ func (r *run) provider(ctx context.Context, k target.Key) (*cfn.Provider, error)
 		r.mu.Lock()
 		e.target.Account, e.target.Region = acct, client.Region
 		r.mu.Unlock()
-		e.p = cfn.New(client.API, cfn.Options{PollCeiling: cfn.PollCeilingFromEnv(), ReadRate: client.ReadRate})
+		var records *cfn.Records
+		if r.o.DeployRecords != "" && r.action == event.Build {
+			records = &cfn.Records{Dir: r.o.DeployRecords, Account: acct, Region: client.Region}
+		}
+		e.p = cfn.New(client.API, cfn.Options{PollCeiling: cfn.PollCeilingFromEnv(), ReadRate: client.ReadRate, Records: records})
 	})
 	return e.p, e.err
 }

@@ -129,6 +129,21 @@ func writeCacheEntry(dir, path string, e cacheEntry) error {
 	return os.Rename(tmp.Name(), path)
 }
 
+// DeployCacheDir is where build keeps its deploy records (what it last
+// deployed to each stack, for no-change detection: cfn.Records): "deployed"
+// under the tool's cache root (the user cache directory's "stacker", next
+// to the credential cache), or EnvDeployCache.
+func DeployCacheDir() (string, error) {
+	if d := os.Getenv(EnvDeployCache); d != "" {
+		return d, nil
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("find user cache directory: %w", err)
+	}
+	return filepath.Join(d, "stacker", "deployed"), nil
+}
+
 // ClearCache removes every cached credential file from dir ("" = CacheDir())
 // and returns how many it removed.
 func ClearCache(dir string) (int, error) {

@@ -16,6 +16,11 @@ const (
 	EnvNoCache = "STACKER_NO_CREDENTIAL_CACHE"
 	// EnvCredentialCache overrides the credential cache directory.
 	EnvCredentialCache = "STACKER_CREDENTIAL_CACHE_DIR"
+	// EnvNoDeployCache=1 turns build's deploy records off (no-change
+	// detection; --no-deploy-cache): every existing stack is submitted.
+	EnvNoDeployCache = "STACKER_NO_DEPLOY_CACHE"
+	// EnvDeployCache overrides the deploy record directory.
+	EnvDeployCache = "STACKER_DEPLOY_CACHE_DIR"
 	// EnvReadRate is the read budget in calls per second per account and
 	// region (--read-rate).
 	EnvReadRate = "STACKER_READ_RATE"
