@@ -422,3 +422,38 @@ func TestDestroyLevelSharesOneListing(t *testing.T) {
 		}
 	}
 }
+
+// A target whose listing is refused (a role allowed to describe its own
+// stacks by name only) costs one failed listing: its first describes are
+// then read stack by stack, and the poller does not list again.
+func TestDescribeFirstWhenTheListingIsDenied(t *testing.T) {
+	f := newFake()
+	f.listDenied = true
+	f.put("ns-a", "CREATE_COMPLETE")
+	var p *Provider
+	var want atomic.Int32
+	want.Store(3)
+	p = New(f, Options{Sleep: gatherSleep(&p, &want), Now: fixedNow})
+	names := []string{"ns-a", "ns-b", "ns-c"}
+	describe := func() {
+		var wg sync.WaitGroup
+		for _, name := range names {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				st, err := p.describeFirst(context.Background(), name)
+				if err != nil || (name == "ns-a") != (st != nil) {
+					t.Errorf("%s: %+v, %v", name, st, err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	describe()
+	describe()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n := strings.Count(strings.Join(f.calls, " "), opListing); n != 1 || f.byName != 6 {
+		t.Errorf("%d listings, %d DescribeStacks by name; want 1 and 6 (calls %q)", n, f.byName, f.calls)
+	}
+}

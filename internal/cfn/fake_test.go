@@ -36,6 +36,9 @@ type fakeCFN struct {
 	// deleteMissingErr makes DeleteStack of a missing stack answer "does
 	// not exist" (AWS and the sandbox answer success).
 	deleteMissingErr bool
+	// listDenied makes DescribeStacks without a stack name answer
+	// AccessDenied (a role allowed to describe named stacks only).
+	listDenied bool
 	// onDescribe runs after each DescribeStacks (tests cancel from it).
 	onDescribe func(n int)
 	// Change sets: csPending DescribeChangeSet answers are
@@ -157,6 +160,10 @@ func (f *fakeCFN) DescribeStacks(ctx context.Context, in *cloudformation.Describ
 		f.throttle--
 		f.mu.Unlock()
 		return nil, apiErr("Throttling", "Rate exceeded")
+	}
+	if in.StackName == nil && f.listDenied {
+		f.mu.Unlock()
+		return nil, apiErr("AccessDenied", "User is not authorized to perform: cloudformation:DescribeStacks on resource: *")
 	}
 	if in.StackName == nil {
 		out := f.listing(aws.ToString(in.NextToken))

@@ -2,6 +2,7 @@ package cfn
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -49,6 +50,9 @@ type poller struct {
 	lastCost int
 	// snap is the last complete listing of the target (nil: none yet).
 	snap *snapshot
+	// noListing is set once a listing failed for good: every later round
+	// reads stack by stack.
+	noListing bool
 	// pages is how many pages the last listing had (0: never listed).
 	pages int
 	// pageTime and stackTime are moving averages of how long one listing
@@ -268,7 +272,7 @@ func (pl *poller) run(ctx context.Context, first time.Duration) {
 		// Only those waiting now get this round's answers.
 		batch, names := pl.waiting, pl.byName
 		pl.waiting, pl.byName = map[string][]chan pollResult{}, map[string][]chan pollResult{}
-		pages := pl.pages
+		pages, noListing := pl.pages, pl.noListing
 		pl.rounds++
 		round := pl.rounds
 		pl.mu.Unlock()
@@ -282,7 +286,7 @@ func (pl *poller) run(ctx context.Context, first time.Duration) {
 			nameList = append(nameList, n)
 		}
 		var results, byName map[string]pollResult
-		if pl.perStackCheaper(len(ids)+len(nameList), pages) {
+		if noListing || pl.perStackCheaper(len(ids)+len(nameList), pages) {
 			results = pl.perStack(ctx, ids)
 			byName = pl.perStack(ctx, nameList)
 			cost = len(ids) + len(nameList)
@@ -382,8 +386,14 @@ func (pl *poller) listing(ctx context.Context, ids, names []string) (map[string]
 			return err
 		})
 		if err != nil {
-			// The listing failed (not transiently): fall back to asking
-			// each stack, which also names the failing stack in errors.
+			// The listing failed (not transiently: a role allowed to
+			// describe its stacks by name only, say): fall back to asking
+			// each stack, which also names the failing stack in errors,
+			// and do not list again in this run.
+			slog.Debug("cfn: listing the target's stacks failed; polling stack by stack from now on", "err", err)
+			pl.mu.Lock()
+			pl.noListing = true
+			pl.mu.Unlock()
 			return pl.perStack(ctx, ids), pl.perStack(ctx, names)
 		}
 		pages++
