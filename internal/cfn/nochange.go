@@ -341,6 +341,12 @@ func templateIneligible(body string) string {
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 		return "the template could not be read"
 	}
+	// Anything the walk below could miss makes the template ineligible:
+	// YAML aliases and merge keys (CloudFormation takes neither), escaped
+	// text (a scalar's value is read unescaped), any depth.
+	if why := scanNodes(doc.Content[0], 0); why != "" {
+		return why
+	}
 	top := doc.Content[0]
 	for i := 0; i+1 < len(top.Content); i += 2 {
 		k, v := top.Content[i].Value, top.Content[i+1]
@@ -367,9 +373,6 @@ func templateIneligible(body string) string {
 			}
 		}
 	}
-	if hasTransform(top, 0) {
-		return "the template has a Fn::Transform"
-	}
 	return ""
 }
 
@@ -386,21 +389,29 @@ func mapValue(n *yaml.Node, key string) string {
 	return ""
 }
 
-// hasTransform finds an Fn::Transform (or !Transform) anywhere.
-func hasTransform(n *yaml.Node, depth int) bool {
-	if depth > 200 {
-		return true // too deep to tell: submit
+// maxTemplateDepth bounds the walk of a template; deeper templates are
+// always submitted.
+const maxTemplateDepth = 100
+
+// scanNodes finds, anywhere in a template, what makes it ineligible: an
+// Fn::Transform (or !Transform), a dynamic reference in a value, a YAML
+// alias or merge key (the walk would not see what they bring in).
+func scanNodes(n *yaml.Node, depth int) string {
+	if depth > maxTemplateDepth {
+		return "the template is nested too deeply to be checked"
 	}
-	if n.Tag == "!Transform" {
-		return true
+	switch {
+	case n.Kind == yaml.AliasNode || n.Tag == "!!merge":
+		return "the template uses YAML aliases or merge keys"
+	case n.Tag == "!Transform" || (n.Kind == yaml.ScalarNode && n.Value == "Fn::Transform"):
+		return "the template has a Fn::Transform"
+	case n.Kind == yaml.ScalarNode && strings.Contains(n.Value, dynamicRef):
+		return "the template has a dynamic reference ({{resolve:...}})"
 	}
-	for i, c := range n.Content {
-		if n.Kind == yaml.MappingNode && i%2 == 0 && c.Value == "Fn::Transform" {
-			return true
+	for _, c := range n.Content {
+		if why := scanNodes(c, depth+1); why != "" {
+			return why
 		}
-		if hasTransform(c, depth+1) {
-			return true
-		}
 	}
-	return false
+	return ""
 }

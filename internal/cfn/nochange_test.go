@@ -330,3 +330,61 @@ func TestNoChangeRecordFile(t *testing.T) {
 		t.Errorf("ClearRecords = %d, %v; want 1", n, err)
 	}
 }
+
+// TestTemplateIneligible: which templates no-change detection never
+// trusts, and that ordinary ones (JSON from blueprints, YAML with short
+// forms) are eligible.
+func TestTemplateIneligible(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		want       string // substring of the reason; "" = eligible
+	}{
+		{"JSON", `{"Parameters": {"A": {"Type": "String"}}, "Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": {"Ref": "A"}}}}}`, ""},
+		{"YAML short forms", "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: !Sub '${AWS::StackName}-q'\nOutputs:\n  Arn:\n    Value: !GetAtt Q.Arn\n", ""},
+		{"top-level Transform list", "Transform: [AWS::Serverless-2016-10-31]\nResources: {}\n", "Transform"},
+		{"Fn::Transform", `{"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"Fn::Transform": {"Name": "AWS::Include"}}}}}`, "Fn::Transform"},
+		{"!Transform", "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: !Transform {Name: M}\n", "Fn::Transform"},
+		{"nested stack", "Resources:\n  C:\n    Type: AWS::CloudFormation::Stack\n    Properties: {TemplateURL: https://x/y}\n", "nested stack (C)"},
+		{"serverless application", "Resources:\n  C:\n    Type: AWS::Serverless::Application\n", "nested stack"},
+		{"dynamic reference", `{"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "{{resolve:ssm:/n}}"}}}}`, "dynamic reference"},
+		{"dynamic reference, JSON escapes", `{"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "\u007b\u007bresolve:ssm:/n}}"}}}}`, "dynamic reference"},
+		{"SSM parameter type", "Parameters:\n  P: {Type: 'AWS::SSM::Parameter::Value<List<String>>'}\nResources: {}\n", "parameter P"},
+		{"alias", "Resources:\n  A: &q {Type: AWS::SQS::Queue}\n  B: *q\n", "aliases"},
+		{"merge key", "Resources:\n  A: &q {Type: AWS::SQS::Queue}\n  B:\n    <<: *q\n", "aliases"},
+		{"not a mapping", "[1, 2]", "could not be read"},
+		{"not YAML", "{a: [", "could not be read"},
+		{"empty", "", "could not be read"},
+		{"too deep", strings.Repeat("[", 150) + strings.Repeat("]", 150), "could not be read"},
+		{"too deep in a mapping", "Resources: " + strings.Repeat("[", 150) + strings.Repeat("]", 150), "too deeply"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := templateIneligible(tc.body)
+			if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+				t.Errorf("templateIneligible = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzTemplateIneligible: any body is judged without panicking, the same
+// way twice, and one holding a dynamic reference is never eligible.
+func FuzzTemplateIneligible(f *testing.F) {
+	for _, s := range []string{
+		`{"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}`,
+		"Transform: AWS::Serverless-2016-10-31\nResources: {}\n",
+		"Resources:\n  C:\n    Type: AWS::CloudFormation::Stack\n",
+		"Resources:\n  A: &q {Type: AWS::SQS::Queue}\n  B: *q\n",
+		`{"Resources": {"Q": {"Properties": {"N": "{{resolve:ssm:/n}}"}}}}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		got := templateIneligible(body)
+		if again := templateIneligible(body); again != got {
+			t.Fatalf("judged %q then %q", got, again)
+		}
+		if strings.Contains(body, dynamicRef) && got == "" {
+			t.Fatalf("eligible with a dynamic reference: %q", body)
+		}
+	})
+}

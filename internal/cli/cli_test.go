@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/stacker-go/stacker/internal/target"
 	"github.com/stacker-go/stacker/internal/ui"
 	"os"
 	"path/filepath"
@@ -21,6 +22,10 @@ func clearStackerEnv(t *testing.T) {
 	for _, k := range []string{envMFACode, envNoCredCache, envReadRate, ui.EnvProgress} {
 		t.Setenv(k, "")
 	}
+	// Builds keep their deploy records in the test's directory, never in
+	// the user's cache.
+	t.Setenv(target.EnvNoDeployCache, "")
+	t.Setenv(target.EnvDeployCache, t.TempDir())
 }
 
 // runCLI runs the whole CLI as the binary would and returns the exit code

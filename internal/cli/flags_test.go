@@ -96,6 +96,19 @@ func TestFlagParsing(t *testing.T) {
 			want: func() any {
 				return BuildOptions{Progress: autoProgress, Common: common("c.yaml", buildFlags), Dump: "out", DumpSet: true}
 			}},
+		{name: "build --no-deploy-cache", cmd: "build", args: []string{"--no-deploy-cache", "c.yaml"},
+			want: func() any {
+				return BuildOptions{Progress: autoProgress, Common: common("c.yaml", buildFlags), NoDeployCache: true}
+			}},
+		{name: "build STACKER_NO_DEPLOY_CACHE=1", cmd: "build", args: []string{"c.yaml"}, env: map[string]string{"STACKER_NO_DEPLOY_CACHE": "1"},
+			want: func() any {
+				return BuildOptions{Progress: autoProgress, Common: common("c.yaml", buildFlags), NoDeployCache: true}
+			}},
+		{name: "build --no-deploy-cache=false wins over the environment", cmd: "build", args: []string{"--no-deploy-cache=false", "c.yaml"},
+			env:  map[string]string{"STACKER_NO_DEPLOY_CACHE": "1"},
+			want: func() any { return BuildOptions{Progress: autoProgress, Common: common("c.yaml", buildFlags)} }},
+		{name: "build STACKER_NO_DEPLOY_CACHE not a bool", cmd: "build", args: []string{"c.yaml"}, env: map[string]string{"STACKER_NO_DEPLOY_CACHE": "yes"},
+			wantErr: `STACKER_NO_DEPLOY_CACHE="yes": want 1, true, 0 or false`},
 		{name: "build dump empty dir is an error", cmd: "build", args: []string{"-d", "", "c.yaml"},
 			wantErr: `--dump needs a directory`},
 		{name: "negative -j", cmd: "build", args: []string{"-j", "-2", "c.yaml"}, wantErr: "-j/--max-parallel -2"},

@@ -61,8 +61,9 @@ func newScenario(t *testing.T) *scenario {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(s.dir, "no-credentials"))
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	t.Setenv(target.EnvCredentialCache, s.cache)
+	t.Setenv(target.EnvDeployCache, filepath.Join(t.TempDir(), "deployed"))
 	for _, k := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID",
-		"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", target.EnvMFACode, target.EnvNoCache} {
+		"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", target.EnvMFACode, target.EnvNoCache, target.EnvNoDeployCache} {
 		t.Setenv(k, "")
 		os.Unsetenv(k)
 	}
