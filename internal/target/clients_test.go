@@ -2,12 +2,22 @@ package target
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
 // A CloudFormation endpoint that throttles the first n calls.
@@ -102,6 +112,42 @@ func TestIsRead(t *testing.T) {
 		"CreateStack": false, "UpdateStack": false, "ExecuteChangeSet": false, "DeleteStack": false, "PutObject": false} {
 		if IsRead(op) != want {
 			t.Errorf("IsRead(%s) = %v", op, !want)
+		}
+	}
+}
+
+// A connection dropped under a call (the standard library's "use of
+// closed network connection" after a reset, a reset, an answer cut short)
+// is retried after the short throttle delay; other retryable errors back
+// off exponentially.
+func TestBackoffAfterDroppedConnection(t *testing.T) {
+	closedMidAnswer := &smithyhttp.ResponseError{
+		Response: &smithyhttp.Response{Response: &http.Response{StatusCode: 200}},
+		Err: &smithy.DeserializationError{Err: fmt.Errorf("failed to decode response body, %w",
+			&net.OpError{Op: "read", Net: "tcp", Err: net.ErrClosed})},
+	}
+	reset := &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	serverError := &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: 503}}, Err: errors.New("service unavailable")}
+	exp := time.Hour // what the exponential back-off answers here
+	b := throttleBackoff{next: retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return exp, nil })}
+	for _, tc := range []struct {
+		name  string
+		err   error
+		short bool
+	}{
+		{"closed while the answer was read", closedMidAnswer, true},
+		{"reset", reset, true},
+		{"answer cut short", fmt.Errorf("read body: %w", io.ErrUnexpectedEOF), true},
+		{"refused", refused, false},
+		{"5xx", serverError, false},
+	} {
+		d, err := b.BackoffDelay(1, tc.err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if short := d <= 250*time.Millisecond; short != tc.short {
+			t.Errorf("%s: delay %v, want short %v", tc.name, d, tc.short)
 		}
 	}
 }
