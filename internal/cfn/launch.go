@@ -427,6 +427,9 @@ func (p *Provider) launchFrom(ctx context.Context, s *LaunchSpec, st *Stack, wai
 	} else if s.asks() {
 		o, ok := p.changeSetUpdate(ctx, s, st, req, params, report)
 		if !ok {
+			if o.Status.Reason == ReasonNoChange {
+				p.remember(s, st, req)
+			}
 			return o
 		}
 		reason, id = ReasonUpdating, st.ID

@@ -236,12 +236,15 @@ func TestNoChangeSecondLaunch(t *testing.T) {
 // launch after that makes no write.
 func TestNoChangeRecordRewritten(t *testing.T) {
 	for _, tc := range []struct {
-		name     string
-		noChange bool
-		record   string // "" = none
+		name        string
+		noChange    bool
+		interactive bool   // through a change set (-i)
+		record      string // "" = none
 	}{
 		{name: "missing, update complete"},
 		{name: "missing, no updates", noChange: true},
+		{name: "missing, -i, empty change set", noChange: true, interactive: true},
+		{name: "missing, -i, approved change set executed", interactive: true},
 		{name: "corrupt, no updates", noChange: true, record: "not json"},
 		{name: "stale, no updates", noChange: true, record: `{"version": 1, "account": "111111111111", "region": "us-east-1", "stack": "ns-vpc", "stack_id": "old", "digest": "sha256:00"}`},
 	} {
@@ -253,6 +256,7 @@ func TestNoChangeRecordRewritten(t *testing.T) {
 				s.created, s.updated = r.f.now.Add(-time.Hour), r.f.now.Add(-time.Minute)
 			})
 			r.f.noChange = tc.noChange
+			r.spec.Interactive, r.spec.Approved = tc.interactive, tc.interactive
 			if tc.record != "" {
 				if err := os.MkdirAll(r.dir, 0o700); err != nil {
 					t.Fatal(err)
@@ -265,8 +269,15 @@ func TestNoChangeRecordRewritten(t *testing.T) {
 			if tc.noChange {
 				want = "skipped (nochange)"
 			}
-			if got, writes, _ := r.launch(t); got != want || !slices.Equal(writes, []string{"UpdateStack"}) {
-				t.Fatalf("first launch: %s, writes %q; want %s after one UpdateStack", got, writes, want)
+			wantWrites := []string{"UpdateStack"}
+			switch {
+			case tc.interactive && tc.noChange:
+				wantWrites = []string{"CreateChangeSet"}
+			case tc.interactive:
+				wantWrites = []string{"CreateChangeSet", "ExecuteChangeSet"}
+			}
+			if got, writes, _ := r.launch(t); got != want || !slices.Equal(writes, wantWrites) {
+				t.Fatalf("first launch: %s, writes %q; want %s after %q", got, writes, want, wantWrites)
 			}
 			got, writes, o := r.launch(t)
 			if got != "skipped (nochange)" || len(writes) != 0 {
