@@ -108,7 +108,8 @@ func (s *suite) expectAll(r Result, text, what string) {
 
 // Under each transient fault kind a build, a rerun, an update and a
 // destroy of the 30-stack config all exit 0 and leave every stack where
-// it should be: nothing in progress, no change set, the rerun all nochange,
+// it should be: nothing in progress, no change set, the reruns all nochange
+// (from the deploy records, then submitted with --no-deploy-cache),
 // and no stack created twice (cfn-lost-20 loses the answers of calls that
 // took effect, so a blind retry would create or fail a second time).
 func TestTransientFaultsNeverFailAGoodDeploy(t *testing.T) {
@@ -124,9 +125,19 @@ func TestTransientFaultsNeverFailAGoodDeploy(t *testing.T) {
 			s.expectCode(r, 0, "build")
 			s.expectState("after build", k.Faults, All("CREATE_COMPLETE"), Expected("1"))
 
+			// The rerun skips every stack from its deploy record, without
+			// a write; with --no-deploy-cache every stack is submitted and
+			// CloudFormation answers No updates, under the same faults.
+			updates := s.sb.Calls("cloudformation", "UpdateStack")
 			r = s.run(nil, Args("build", "-e", "rev=1")...)
 			s.expectCode(r, 0, "rerun")
 			s.expectAll(r, "nochange", "rerun")
+			if n := s.sb.Calls("cloudformation", "UpdateStack") - updates; n != 0 {
+				t.Errorf("rerun: %d UpdateStack calls, want none (deploy records)", n)
+			}
+			r = s.run(nil, Args("build", "-e", "rev=1", "--no-deploy-cache")...)
+			s.expectCode(r, 0, "rerun with --no-deploy-cache")
+			s.expectAll(r, "nochange", "rerun with --no-deploy-cache")
 
 			r = s.run(nil, Args("build", "-e", "rev=2")...)
 			s.expectCode(r, 0, "update")
