@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -44,6 +45,10 @@ type Records struct {
 	Dir     string
 	Account string
 	Region  string
+
+	// warned makes a directory that cannot be written one warning per
+	// target, not one per stack.
+	warned sync.Once
 }
 
 // recordVersion changes when the digest's inputs or the file's fields do;
@@ -235,7 +240,10 @@ func (p *Provider) remember(s *LaunchSpec, st *Stack, req *Request) {
 	rec := deployRecord{Version: recordVersion, Account: p.records.Account, Region: p.records.Region, Stack: s.FQN,
 		StackID: st.ID, LastChange: st.LastChange().UTC(), Digest: digest, Recorded: p.now().UTC()}
 	if err := p.records.save(rec); err != nil {
-		slog.Warn("deploy record not written", "stack", s.FQN, "error", err)
+		p.records.warned.Do(func() {
+			slog.Warn("deploy records not written: the next build submits these stacks again", "stack", s.FQN, "error", err)
+		})
+		slog.Debug(fmt.Sprintf("stack %s: deploy record not written: %v", s.FQN, err))
 	}
 }
 

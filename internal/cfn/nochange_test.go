@@ -1,7 +1,9 @@
 package cfn
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -398,4 +400,32 @@ func FuzzTemplateIneligible(f *testing.F) {
 			t.Fatalf("eligible with a dynamic reference: %q", body)
 		}
 	})
+}
+
+// TestNoChangeRecordNotWritable: a record directory that cannot be written
+// never fails a stack; it costs an UpdateStack next time and one warning
+// per target.
+func TestNoChangeRecordNotWritable(t *testing.T) {
+	var logs bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	defer slog.SetDefault(old)
+
+	r := newNCRun(t, true)
+	if err := os.WriteFile(r.dir, []byte("a file, not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	other := baseSpec()
+	other.Name, other.FQN, other.Deps.Prepare = "db", "ns-db", r.spec.Deps.Prepare
+	for _, s := range []*LaunchSpec{r.spec, other} {
+		if o := r.p.Launch(context.Background(), s, func(engine.Status) {}); line(o.Status) != "complete (creating new stack)" {
+			t.Fatalf("%s: %s", s.FQN, line(o.Status))
+		}
+	}
+	if got, writes, _ := r.launch(t); got != "complete (updating existing stack)" || !slices.Equal(writes, []string{"UpdateStack"}) {
+		t.Errorf("second launch: %s, writes %q; want an UpdateStack", got, writes)
+	}
+	if n := strings.Count(logs.String(), "deploy records not written"); n != 1 {
+		t.Errorf("%d warnings, want 1:\n%s", n, logs.String())
+	}
 }
