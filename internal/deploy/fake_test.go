@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
@@ -148,12 +149,15 @@ type fakeCloud struct {
 	n      int
 
 	describes, listings int
+	// updateCalls counts UpdateStack calls, refused ones included.
+	updateCalls int
 }
 
 type fakeStack struct {
 	id, name, status string
 	params, outputs  map[string]string
 	template         string
+	created          time.Time
 }
 
 func apiErr(code, msg string) error { return &smithy.GenericAPIError{Code: code, Message: msg} }
@@ -174,7 +178,7 @@ func (c *fakeCloud) DescribeStacks(ctx context.Context, in *cloudformation.Descr
 		c.listings++
 		var all []types.Stack
 		for _, s := range c.stacks {
-			all = append(all, types.Stack{StackName: aws.String(s.name), StackId: aws.String(s.id), StackStatus: types.StackStatus(s.status)})
+			all = append(all, types.Stack{StackName: aws.String(s.name), StackId: aws.String(s.id), StackStatus: types.StackStatus(s.status), CreationTime: aws.Time(s.created)})
 		}
 		c.mu.Unlock()
 		return &cloudformation.DescribeStacksOutput{Stacks: all}, nil
@@ -184,7 +188,7 @@ func (c *fakeCloud) DescribeStacks(ctx context.Context, in *cloudformation.Descr
 		c.mu.Unlock()
 		return nil, apiErr("ValidationError", "Stack with id "+aws.ToString(in.StackName)+" does not exist")
 	}
-	out := types.Stack{StackName: aws.String(s.name), StackId: aws.String(s.id), StackStatus: types.StackStatus(s.status)}
+	out := types.Stack{StackName: aws.String(s.name), StackId: aws.String(s.id), StackStatus: types.StackStatus(s.status), CreationTime: aws.Time(s.created)}
 	for k, v := range s.outputs {
 		out.Outputs = append(out.Outputs, types.Output{OutputKey: aws.String(k), OutputValue: aws.String(v)})
 	}
@@ -218,7 +222,7 @@ func (c *fakeCloud) CreateStack(ctx context.Context, in *cloudformation.CreateSt
 	defer c.mu.Unlock()
 	c.n++
 	s := &fakeStack{id: fmt.Sprintf("arn:aws:cloudformation:us-east-1:%s:stack/%s/%d", c.acct, name, c.n), name: name,
-		params: params(in.Parameters), template: aws.ToString(in.TemplateBody)}
+		params: params(in.Parameters), template: aws.ToString(in.TemplateBody), created: time.Date(2026, 1, 1, 0, 0, c.n, 0, time.UTC)}
 	s.outputs = map[string]string{"Out": c.acct + ":" + name}
 	switch {
 	case c.w.hang[name]:
@@ -236,6 +240,7 @@ func (c *fakeCloud) UpdateStack(ctx context.Context, in *cloudformation.UpdateSt
 	name := aws.ToString(in.StackName)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.updateCalls++
 	s := c.find(name)
 	if s == nil {
 		return nil, apiErr("ValidationError", "Stack ["+name+"] does not exist")
