@@ -9,15 +9,19 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/stacker-go/stacker/internal/priority"
 )
 
 // A CloudFormation endpoint that throttles the first n calls.
@@ -149,5 +153,73 @@ func TestBackoffAfterDroppedConnection(t *testing.T) {
 		if short := d <= 250*time.Millisecond; short != tc.short {
 			t.Errorf("%s: delay %v, want short %v", tc.name, d, tc.short)
 		}
+	}
+}
+
+// A call's priority travels in its context through the SDK to the budget:
+// with the bucket empty, calls queued with priorities 1, 5 and 3 reach the
+// service in the order 5, 3, 1.
+func TestClientsCallsQueueByPriority(t *testing.T) {
+	setup(t, seedConfig)
+	var mu sync.Mutex
+	var order []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		mu.Lock()
+		order = append(order, r.Form.Get("StackName"))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/xml")
+		w.Write([]byte(`<DescribeStacksResponse><DescribeStacksResult><Stacks></Stacks></DescribeStacksResult></DescribeStacksResponse>`))
+	}))
+	t.Cleanup(srv.Close)
+	t.Setenv("AWS_ENDPOINT_URL_CLOUDFORMATION", srv.URL)
+	f := NewFactory(Options{NoCache: true, ReadRate: 4})
+	ctx := context.Background()
+	k := Key{Profile: "prod"}
+	c, err := f.CloudFormation(ctx, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := f.Budget(ctx, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The budget's time stands still unless the test moves it.
+	clk := newFakeClock()
+	b.Reads.mu.Lock()
+	clk.now, b.Reads.clock = b.Reads.last, clk
+	b.Reads.mu.Unlock()
+	for range MaxBurst { // empty the bucket
+		if _, err := c.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String("burst")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for i, p := range []float64{1, 5, 3} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprintf("p%v", p)
+			if _, err := c.DescribeStacks(priority.With(ctx, p), &cloudformation.DescribeStacksInput{StackName: aws.String(name)}); err != nil {
+				t.Error(err)
+			}
+		}()
+		eventually(t, "the call queued", func() bool { return b.Reads.queued() == i+1 })
+	}
+	for i := range 3 {
+		eventually(t, "the budget waits for a token", clk.sleeping)
+		clk.Advance(250 * time.Millisecond)
+		// One token, one call: it reaches the service before the next.
+		eventually(t, "the call reached the service", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(order) == MaxBurst+i+1
+		})
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if got := order[MaxBurst:]; !slices.Equal(got, []string{"p5", "p3", "p1"}) {
+		t.Errorf("calls reached the service in the order %v, want p5 p3 p1", got)
 	}
 }
