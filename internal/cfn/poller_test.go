@@ -189,3 +189,32 @@ func TestPollerPerStackCheaperFollowsTheCrossover(t *testing.T) {
 		})
 	}
 }
+
+// A round's interval follows what it is worth: half the read budget while
+// few stacks wait, a quarter call per second for each waiting stack when
+// more wait, never more than 90% of the budget, and 90% whenever -j
+// binds (stacks wait for a slot).
+func TestPollerSpendFollowsTheWaitingStacksAndTheBacklog(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		rate    float64
+		waiting int
+		backlog bool
+		want    time.Duration // interval of a one-call round
+	}{
+		{"one waiting: half the budget", 4, 1, false, 500 * time.Millisecond},
+		{"eight waiting: still half", 4, 8, false, 500 * time.Millisecond},
+		{"ten waiting: 2.5 calls/s", 4, 10, false, 400 * time.Millisecond},
+		{"twenty waiting: capped at 90%", 4, 20, false, time.Second * 10 / 36},
+		{"-j binds: 90% with one waiting", 4, 1, true, time.Second * 10 / 36},
+		{"throttled to 1/s: half of it", 1, 1, false, 2 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := New(nil, Options{ReadRate: func() float64 { return tc.rate }, Backlog: func() bool { return tc.backlog }})
+			got := p.poll.interval(1, tc.waiting)
+			if d := got - tc.want; d < -time.Millisecond || d > time.Millisecond {
+				t.Errorf("interval(1 call, %d waiting) = %v, want %v", tc.waiting, got, tc.want)
+			}
+		})
+	}
+}

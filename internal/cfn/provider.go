@@ -93,6 +93,8 @@ type Provider struct {
 	retryDeadline time.Duration
 	// readRate is the target's current read rate (nil: 4 per second).
 	readRate func() float64
+	// backlog reports whether stacks wait for a -j slot (nil: never).
+	backlog func() bool
 	// tokens names the ClientRequestTokens of submissions (submit.go).
 	tokens tokens
 	// poll is the target's one status poller.
@@ -117,6 +119,10 @@ type Options struct {
 	// (the budget's, which drops while CloudFormation throttles); the status
 	// poller paces its rounds by it. Nil means 4.
 	ReadRate func() float64
+	// Backlog reports whether stacks are ready but wait for a -j slot: the
+	// status poller then spends more of the read budget (see pollShare).
+	// Nil means never.
+	Backlog func() bool
 	// Records, when set, keeps a record of what was deployed to each stack
 	// of the target and skips stacks unchanged since (no-change detection,
 	// nochange.go); nil submits every stack.
@@ -133,7 +139,7 @@ const DefaultRetryDeadline = 5 * time.Minute
 // New returns a provider over a target's CloudFormation client (paced by
 // the target's budget: the provider adds no pacing of its own).
 func New(api API, o Options) *Provider {
-	p := &Provider{read: api, write: api, pollCeiling: o.PollCeiling, retryDeadline: o.RetryDeadline, readRate: o.ReadRate, records: o.Records, sleep: o.Sleep, now: o.Now}
+	p := &Provider{read: api, write: api, pollCeiling: o.PollCeiling, retryDeadline: o.RetryDeadline, readRate: o.ReadRate, backlog: o.Backlog, records: o.Records, sleep: o.Sleep, now: o.Now}
 	p.poll.p = p
 	p.tokens.nonce = newNonce()
 	if p.pollCeiling <= 0 {

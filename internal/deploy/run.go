@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"time"
 
@@ -57,6 +58,9 @@ type run struct {
 	bucket     *cfn.Bucket
 	bucketAcct string
 	bucketErr  error
+	// backlog is how many ready stacks wait for a -j slot (the engine says);
+	// the status pollers spend more of the read budget while it is not 0.
+	backlog atomic.Int64
 }
 
 type providerEntry struct {
@@ -114,7 +118,8 @@ func (r *run) provider(ctx context.Context, k target.Key) (*cfn.Provider, error)
 		if r.o.DeployRecords != "" && r.action == event.Build {
 			records = &cfn.Records{Dir: r.o.DeployRecords, Account: acct, Region: client.Region}
 		}
-		e.p = cfn.New(client.API, cfn.Options{PollCeiling: cfn.PollCeilingFromEnv(), ReadRate: client.ReadRate, Records: records})
+		e.p = cfn.New(client.API, cfn.Options{PollCeiling: cfn.PollCeilingFromEnv(), ReadRate: client.ReadRate, Records: records,
+			Backlog: func() bool { return r.backlog.Load() > 0 }})
 	})
 	return e.p, e.err
 }
@@ -366,6 +371,7 @@ func (r *run) walk(ctx context.Context, order []string, deps func(string) []stri
 				r.events.Emit(r.statusEvent(name, s))
 			}
 		},
+		Backlog: func(queued int) { r.backlog.Store(int64(queued)) },
 	})
 	r.writeStats()
 	return res

@@ -84,6 +84,9 @@ type Options struct {
 	// including the final one. It is not called for nodes that never start
 	// because the walk was cancelled.
 	OnStatus func(name string, s Status)
+	// Backlog, when set, is told how many ready nodes wait for a slot
+	// (MaxParallel binds) each time that number changes.
+	Backlog func(queued int)
 }
 
 // Result is the outcome of a walk.
@@ -231,6 +234,7 @@ func Walk(ctx context.Context, nodes []Node, step Step, opts Options) Result {
 	}
 	finished := make(chan int)
 	running := 0
+	backlog := 0 // ready nodes waiting for a slot, as last told to opts.Backlog
 	// resolve handles a node whose dependencies are all done: queued to
 	// run, or (cancelled, a dependency failed) done at once, which in turn
 	// resolves its dependants.
@@ -286,6 +290,10 @@ func Walk(ctx context.Context, nodes []Node, step Step, opts Options) Result {
 	for {
 		for q.Len() > 0 && (opts.MaxParallel <= 0 || running < opts.MaxParallel) && ctx.Err() == nil {
 			start(heap.Pop(q).(int))
+		}
+		if opts.Backlog != nil && q.Len() != backlog {
+			backlog = q.Len()
+			opts.Backlog(backlog)
 		}
 		if ctx.Err() != nil {
 			// Nothing queued starts: it is interrupted, and so is

@@ -275,3 +275,25 @@ func TestWalkMaxParallelMeetsTheCriticalPath(t *testing.T) {
 		})
 	}
 }
+
+// Backlog is told each change of how many ready nodes wait for a slot:
+// five independent nodes under -j 2 queue three, then two, one, none.
+func TestWalkReportsTheBacklog(t *testing.T) {
+	var nodes []Node
+	for _, n := range []string{"a", "b", "c", "d", "e"} {
+		nodes = append(nodes, Node{Name: n})
+	}
+	var mu sync.Mutex
+	var got []int
+	Walk(context.Background(), nodes, func(ctx context.Context, name string, report func(Status)) Status {
+		return Status{State: Complete}
+	}, Options{MaxParallel: 2, Backlog: func(n int) {
+		mu.Lock()
+		got = append(got, n)
+		mu.Unlock()
+	}})
+	want := []int{3, 2, 1, 0}
+	if !slices.Equal(got, want) {
+		t.Errorf("Backlog calls = %v, want %v", got, want)
+	}
+}
