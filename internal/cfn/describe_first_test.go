@@ -212,9 +212,10 @@ func TestDescribeFirstFromTheSnapshot(t *testing.T) {
 	}
 }
 
-// A first describe does not wait long for a running poller: when its next
-// round is more than maxNameWait away (per-stack rounds paced seconds
-// apart), the stack is read with its own call.
+// A first describe does not wait long for a running poller whose next
+// round is dear: when that round is seconds away and costs several calls
+// (per-stack rounds in an account with many stacks not ours), the stack
+// is read with its own call.
 func TestDescribeFirstDoesNotWaitForASlowRound(t *testing.T) {
 	f := newFake()
 	f.put("ns-a", "CREATE_COMPLETE")
@@ -222,7 +223,8 @@ func TestDescribeFirstDoesNotWaitForASlowRound(t *testing.T) {
 	p := New(f, Options{Sleep: noSleep, Now: clock.now})
 	p.poll.mu.Lock()
 	p.poll.running = true
-	p.poll.nextAt = clock.now().Add(maxNameWait + time.Second)
+	p.poll.nextAt = clock.now().Add(5 * time.Second)
+	p.poll.lastCost = 3
 	p.poll.mu.Unlock()
 	st, err := p.describeFirst(context.Background(), "ns-a")
 	if err != nil || st == nil || st.Status != "CREATE_COMPLETE" {
@@ -230,6 +232,49 @@ func TestDescribeFirstDoesNotWaitForASlowRound(t *testing.T) {
 	}
 	if f.byName != 1 || p.poll.rounds != 0 {
 		t.Errorf("%d calls by name, %d rounds; want its own call", f.byName, p.poll.rounds)
+	}
+}
+
+// When the running poller's next round costs one call, a first describe
+// brings it forward instead: the sleeping poller is woken, and one round
+// answers both the new stack and the one already waiting (a chain, where
+// each stack is ready as the last finishes, does not wait a paced
+// interval for every first describe, nor pay a call of its own).
+func TestDescribeFirstBringsACheapRoundForward(t *testing.T) {
+	f := newFake()
+	f.put("ns-a", "CREATE_COMPLETE")
+	waiting := f.put("ns-b", "CREATE_IN_PROGRESS")
+	var woken atomic.Int32
+	slept := make(chan struct{}, 8)
+	sleep := func(ctx context.Context, d time.Duration) error {
+		if d < time.Second {
+			return nil
+		}
+		// A paced wait (4 s at 0.5 reads/s): it ends only when woken, or
+		// after a while so that the test never hangs.
+		slept <- struct{}{}
+		select {
+		case <-ctx.Done():
+			woken.Add(1)
+			return ctx.Err()
+		case <-time.After(5 * time.Second):
+			return nil
+		}
+	}
+	p := New(f, Options{Sleep: sleep, ReadRate: func() float64 { return 0.5 }})
+	ctx := context.Background()
+	done := make(chan pollResult, 1)
+	go func() { done <- p.poll.nextResult(ctx, waiting.id) }()
+	<-slept // the poller sleeps before its first round
+	st, err := p.describeFirst(ctx, "ns-a")
+	if err != nil || st == nil || st.Status != "CREATE_COMPLETE" {
+		t.Fatalf("got %+v, %v", st, err)
+	}
+	if r := <-done; r.err != nil || r.st == nil || r.st.Status != "CREATE_IN_PROGRESS" {
+		t.Fatalf("the waiting stack got %+v, %v", r.st, r.err)
+	}
+	if woken.Load() != 1 || f.byName != 0 || p.poll.rounds != 1 {
+		t.Errorf("woken %d times, %d calls by name, %d rounds; want one round brought forward", woken.Load(), f.byName, p.poll.rounds)
 	}
 }
 

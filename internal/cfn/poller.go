@@ -49,6 +49,10 @@ type poller struct {
 	// lastWaiting how many stacks it answered.
 	nextAt                time.Time
 	lastCost, lastWaiting int
+	// hurry asks the run loop to start its next round within gatherWindow;
+	// wake, while it sleeps, ends the sleep early.
+	hurry bool
+	wake  context.CancelFunc
 	// snap is the last complete listing of the target (nil: none yet).
 	snap *snapshot
 	// noListing is set once a listing failed for good: every later round
@@ -104,12 +108,6 @@ const snapshotFresh = 5 * time.Second
 // few milliseconds of each other) share one listing instead of each paying
 // a call.
 const gatherWindow = 30 * time.Millisecond
-
-// maxNameWait is the longest a first describe waits for the next round of
-// a running poller; when the round is further away (per-stack rounds in an
-// account with many stacks not ours are paced seconds apart) the stack is
-// read with its own call, as it would be without the poller.
-const maxNameWait = time.Second
 
 // The status poller's spending: the calls per second its rounds may make
 // (spend), a part of the target's read budget that grows with what a
@@ -188,21 +186,30 @@ func (pl *poller) fresh(name string) (st *Stack, ok bool) {
 	return nil, true
 }
 
-// byNameResult waits for the next round that starts after the call and
-// returns the named stack in it (nil when it does not exist). joined is
-// false when the next round is more than maxNameWait away: the caller then
-// reads the stack itself.
+// byNameResult waits for a round that starts after the call and returns
+// the named stack in it (nil when it does not exist). An idle poller
+// starts one after gatherWindow. A running poller's next round is joined
+// when it starts within gatherWindow, or brought forward to start within
+// gatherWindow when it costs one call (it then answers this stack and the
+// waiting ones at once: a chain of stacks, each ready as the last
+// finishes, does not wait a paced interval for each first describe).
+// Otherwise (a round of several per-stack calls paced seconds apart, in an
+// account with many stacks not ours) joined is false: the caller reads
+// the stack with its own call.
 func (pl *poller) byNameResult(ctx context.Context, name string) (r pollResult, joined bool) {
 	ch := make(chan pollResult, 1)
 	pl.mu.Lock()
 	if pl.running {
-		wait := pl.interval(max(pl.lastCost, 1), pl.lastWaiting) // a round in flight: the one after it
-		if !pl.nextAt.IsZero() {
-			wait = pl.nextAt.Sub(pl.p.now())
-		}
-		if wait > maxNameWait {
-			pl.mu.Unlock()
-			return pollResult{}, false
+		soon := !pl.nextAt.IsZero() && pl.nextAt.Sub(pl.p.now()) <= gatherWindow
+		if !soon {
+			if pl.lastCost > 1 {
+				pl.mu.Unlock()
+				return pollResult{}, false
+			}
+			pl.hurry = true
+			if pl.wake != nil {
+				pl.wake()
+			}
 		}
 	}
 	if pl.byName == nil {
@@ -283,20 +290,37 @@ func (pl *poller) run(ctx context.Context, first time.Duration) {
 	if wait <= 0 {
 		wait = pl.interval(cost, 1)
 	}
-	for {
-		// The first round after a submission comes quickly (a stack that
-		// finishes in 200 ms is seen done soon); later ones are paced.
+	stop := func() {
 		pl.mu.Lock()
-		pl.nextAt = pl.p.now().Add(wait)
+		pl.running, pl.nextAt, pl.wake = false, time.Time{}, nil
 		pl.mu.Unlock()
-		if err := pl.p.sleep(ctx, wait); err != nil {
-			pl.mu.Lock()
-			pl.running, pl.nextAt = false, time.Time{}
-			pl.mu.Unlock()
+	}
+	for {
+		// A first describe that asked for it brings the round forward
+		// (byNameResult): during the sleep it cancels the sleep's context,
+		// and the round follows after gatherWindow.
+		pl.mu.Lock()
+		if pl.hurry {
+			wait = min(wait, gatherWindow)
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		pl.nextAt, pl.wake = pl.p.now().Add(wait), cancel
+		pl.mu.Unlock()
+		err := pl.p.sleep(sctx, wait)
+		cancel()
+		if ctx.Err() != nil {
+			stop()
 			return
 		}
+		if err != nil {
+			// Woken: let the stacks ready with this one join.
+			if err := pl.p.sleep(ctx, gatherWindow); err != nil {
+				stop()
+				return
+			}
+		}
 		pl.mu.Lock()
-		pl.nextAt = time.Time{}
+		pl.nextAt, pl.wake, pl.hurry = time.Time{}, nil, false
 		if len(pl.waiting) == 0 && len(pl.byName) == 0 {
 			pl.running = false
 			pl.mu.Unlock()
