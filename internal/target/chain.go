@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -101,7 +102,7 @@ func (f *Factory) memoHop(key string, build func() aws.CredentialsProvider) *aws
 	if c, ok := f.hops[key]; ok {
 		return c
 	}
-	c := aws.NewCredentialsCache(build(), func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = expiryWindow })
+	c := hopCache(build())
 	f.hops[key] = c
 	return c
 }
@@ -145,7 +146,7 @@ func (f *Factory) buildChain(ctx context.Context, profile string) (*Chain, error
 			if f.onlyInstanceRoleLeft() {
 				src = &defaultChainProvider{inner: cfg.Credentials, files: f.ProfileFiles(), log: f.log}
 			}
-			return &Chain{Hops: []string{"SDK default chain"}, Path: []string{"sdk"}, Credentials: asCache(src)}, nil
+			return &Chain{Hops: []string{"SDK default chain"}, Path: []string{"sdk"}, Credentials: hopCache(src)}, nil
 		}
 	}
 	sc, err := f.loadShared(ctx, profile)
@@ -220,7 +221,7 @@ func (f *Factory) buildChain(ctx context.Context, profile string) (*Chain, error
 		if cfg.Credentials == nil {
 			return nil, fmt.Errorf("profile %s: no credentials configured", name)
 		}
-		src = cfg.Credentials
+		src = hopCache(cfg.Credentials)
 		sdkDidRole = root.RoleARN != ""
 		ch.Hops = append(ch.Hops, fmt.Sprintf("%s (profile %s)", sdkSourceName(root), name))
 		ch.Path = append(ch.Path, name)
@@ -333,6 +334,49 @@ func sdkSourceName(sc *awsconfig.SharedConfig) string {
 		return "credential_process"
 	}
 	return "SDK default chain"
+}
+
+// hopCache is the shared in-memory cache of a hop. aws.CredentialsCache
+// shares one retrieval between the callers that overlap it but remembers
+// no failure: a target reaching a refused hop just after another one's
+// call returned would call STS again and get a refusal with another
+// request id, reported as another cause. So a hop's first failure is its
+// answer for the rest of the run (firstFailure).
+func hopCache(p aws.CredentialsProvider) *aws.CredentialsCache {
+	return aws.NewCredentialsCache(&firstFailure{inner: p}, func(o *aws.CredentialsCacheOptions) { o.ExpiryWindow = expiryWindow })
+}
+
+// firstFailure remembers the failure of a hop that has not given
+// credentials yet and returns it to every later caller, so all the targets
+// the hop stops share one cause (one STS call, one request id) whatever
+// the order and timing in which they ask. A cancelled or timed-out call is
+// not remembered, nor is a failed renewal of a hop that has given
+// credentials before (the next caller retries it).
+type firstFailure struct {
+	inner aws.CredentialsProvider
+
+	mu  sync.Mutex
+	ok  bool  // the hop has given credentials
+	err error // its failure before it ever did
+}
+
+func (p *firstFailure) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	p.mu.Lock()
+	err := p.err
+	p.mu.Unlock()
+	if err != nil {
+		return aws.Credentials{}, err
+	}
+	c, err := p.inner.Retrieve(ctx)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case err == nil:
+		p.ok = true
+	case !p.ok && ctx.Err() == nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded):
+		p.err = err
+	}
+	return c, err
 }
 
 func asCache(p aws.CredentialsProvider) *aws.CredentialsCache {

@@ -3,11 +3,14 @@ package target
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
 func TestOneCredentialErrorPerCauseNotPerTarget(t *testing.T) {
@@ -38,6 +41,75 @@ func TestOneCredentialErrorPerCauseNotPerTarget(t *testing.T) {
 	}
 	if n := sts.count("AssumeRole"); n != 1 {
 		t.Errorf("%d AssumeRole calls, want 1", n)
+	}
+}
+
+func TestRefusedHopIsOneAnswerWhateverTheOrder(t *testing.T) {
+	// The targets ask one after the other, never overlapping: the second
+	// gets the first one's refusal (same error, one AssumeRole), not a
+	// new STS call with another request id.
+	cfg := strings.ReplaceAll(mfaConfig, "mfa_serial = arn:aws:iam::111111111111:mfa/alice\n", "")
+	sts := setup(t, cfg)
+	f := NewFactory(Options{NoCache: true})
+	ctx := context.Background()
+	var msgs []string
+	for _, k := range []Key{{Profile: "prod", Region: "us-east-1"}, {Profile: "stage", Region: "us-west-2"}, {Profile: "prod", Region: "eu-west-1"}} {
+		err := f.Preflight(ctx, []Key{k})
+		var ce *CredentialError
+		if !errors.As(err, &ce) {
+			t.Fatalf("%s: err = %v, want a *CredentialError", k, err)
+		}
+		msgs = append(msgs, ce.Err.Error())
+	}
+	if msgs[1] != msgs[0] || msgs[2] != msgs[0] {
+		t.Errorf("causes differ:\n%s", strings.Join(msgs, "\n"))
+	}
+	if n := sts.count("AssumeRole"); n != 1 {
+		t.Errorf("%d AssumeRole calls, want 1", n)
+	}
+}
+
+// scriptedProvider answers Retrieve from a list of errors (nil = credentials).
+type scriptedProvider struct {
+	answers []error
+	calls   int
+}
+
+func (p *scriptedProvider) Retrieve(context.Context) (aws.Credentials, error) {
+	err := p.answers[p.calls]
+	p.calls++
+	if err != nil {
+		return aws.Credentials{}, err
+	}
+	return aws.Credentials{AccessKeyID: "AKIA", SecretAccessKey: "s"}, nil
+}
+
+func TestFirstFailureIsTheHopsAnswer(t *testing.T) {
+	denied, throttled := errors.New("AccessDenied, request id 1"), errors.New("Throttling, request id 2")
+	tests := []struct {
+		name      string
+		answers   []error
+		want      []error
+		wantCalls int
+	}{
+		{"a failure before any credentials is remembered", []error{denied, nil}, []error{denied, denied, denied}, 1},
+		{"a cancelled call is not", []error{context.Canceled, denied}, []error{context.Canceled, denied, denied}, 2},
+		{"a timed-out call is not", []error{fmt.Errorf("assume role: %w", context.DeadlineExceeded), nil, nil}, []error{context.DeadlineExceeded, nil, nil}, 3},
+		{"a failed renewal after credentials is not", []error{nil, throttled, nil}, []error{nil, throttled, nil}, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			inner := &scriptedProvider{answers: tt.answers}
+			p := &firstFailure{inner: inner}
+			for i, want := range tt.want {
+				if _, err := p.Retrieve(context.Background()); !errors.Is(err, want) || (want == nil) != (err == nil) {
+					t.Errorf("call %d: err = %v, want %v", i+1, err, want)
+				}
+			}
+			if inner.calls != tt.wantCalls {
+				t.Errorf("%d calls reached the hop, want %d", inner.calls, tt.wantCalls)
+			}
+		})
 	}
 }
 
