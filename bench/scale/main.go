@@ -139,12 +139,7 @@ func topo(g []stack) []int {
 // tails is each stack's longest remaining chain of backend times (itself
 // included), in time or, with count, in stacks.
 func tails(g []stack, count bool) []float64 {
-	dependants := make([][]int, len(g))
-	for i, s := range g {
-		for _, d := range s.deps {
-			dependants[d] = append(dependants[d], i)
-		}
-	}
+	_, dependants := edges(g)
 	t := make([]float64, len(g))
 	order := topo(g)
 	for k := len(order) - 1; k >= 0; k-- {
@@ -162,17 +157,24 @@ func tails(g []stack, count bool) []float64 {
 	return t
 }
 
-// listSchedule simulates p slots taking ready stacks highest priority
-// first and returns the makespan.
-func listSchedule(g []stack, p int, prio []float64) time.Duration {
-	left := make([]int, len(g))
-	dependants := make([][]int, len(g))
+// edges is, for each stack, how many stacks it waits for and which wait
+// for it.
+func edges(g []stack) (left []int, dependants [][]int) {
+	left = make([]int, len(g))
+	dependants = make([][]int, len(g))
 	for i, s := range g {
 		left[i] = len(s.deps)
 		for _, d := range s.deps {
 			dependants[d] = append(dependants[d], i)
 		}
 	}
+	return left, dependants
+}
+
+// listSchedule simulates p slots taking ready stacks highest priority
+// first and returns the makespan.
+func listSchedule(g []stack, p int, prio []float64) time.Duration {
+	left, dependants := edges(g)
 	var ready []int
 	for i := range g {
 		if left[i] == 0 {
@@ -215,14 +217,7 @@ func listSchedule(g []stack, p int, prio []float64) time.Duration {
 // (stacks per target - burst) / rate plus what runs after the last
 // submission.
 func budgetSchedule(g []stack, regionsPer int, rate float64, burst int, prio []float64) time.Duration {
-	left := make([]int, len(g))
-	dependants := make([][]int, len(g))
-	for i, s := range g {
-		left[i] = len(s.deps)
-		for _, d := range s.deps {
-			dependants[d] = append(dependants[d], i)
-		}
-	}
+	left, dependants := edges(g)
 	target := func(i int) int { return g[i].account*regionsPer + g[i].region }
 	type bucket struct {
 		tokens float64

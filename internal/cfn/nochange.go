@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/stacker-go/stacker/internal/engine"
+	"github.com/stacker-go/stacker/internal/privfile"
 	"gopkg.in/yaml.v3"
 )
 
@@ -111,33 +112,11 @@ func (r *Records) save(rec deployRecord) error {
 	if path == "" {
 		return nil
 	}
-	if err := os.MkdirAll(r.Dir, 0o700); err != nil {
-		return fmt.Errorf("create deploy record directory: %w", err)
-	}
-	if err := os.Chmod(r.Dir, 0o700); err != nil {
-		return fmt.Errorf("restrict deploy record directory: %w", err)
-	}
 	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(r.Dir, ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write deploy record: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write deploy record: %w", err)
-	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write deploy record: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write deploy record: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := privfile.Write(r.Dir, filepath.Base(path), append(b, '\n')); err != nil {
 		return fmt.Errorf("write deploy record: %w", err)
 	}
 	return nil
@@ -146,25 +125,9 @@ func (r *Records) save(rec deployRecord) error {
 // ClearRecords removes every deploy record file from dir and returns how
 // many it removed (stacker cache clear).
 func ClearRecords(dir string) (int, error) {
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
+	n, err := privfile.Clear(dir)
 	if err != nil {
-		return 0, fmt.Errorf("read deploy records %s: %w", dir, err)
-	}
-	n := 0
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || !(strings.HasSuffix(name, ".json") || strings.HasPrefix(name, ".tmp-")) {
-			continue
-		}
-		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return n, fmt.Errorf("clear deploy records: %w", err)
-		}
-		if strings.HasSuffix(name, ".json") {
-			n++
-		}
+		return n, fmt.Errorf("clear deploy records %s: %w", dir, err)
 	}
 	return n, nil
 }

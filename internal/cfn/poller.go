@@ -148,24 +148,31 @@ func (pl *poller) next(ctx context.Context, id string) (*Stack, error) {
 func (pl *poller) nextResult(ctx context.Context, id string) pollResult {
 	ch := make(chan pollResult, 1)
 	pl.mu.Lock()
-	if pl.waiting == nil {
-		pl.waiting = map[string][]chan pollResult{}
-	}
-	pl.waiting[id] = append(pl.waiting[id], ch)
-	asked := pl.rounds
-	if !pl.running {
-		pl.running = true
-		go pl.run(context.WithoutCancel(ctx), 0)
-	}
+	asked := pl.join(ctx, &pl.waiting, id, ch, 0)
 	pl.mu.Unlock()
 	select {
 	case r := <-ch:
 		r.asked = asked
 		return r
 	case <-ctx.Done():
-		pl.drop(id, ch)
+		pl.drop(false, id, ch)
 		return pollResult{err: ctx.Err()}
 	}
+}
+
+// join adds a waiter for key to one of the waiting sets and starts the
+// run loop, first round after first, when it is idle; it returns the
+// rounds started so far (pl.mu held).
+func (pl *poller) join(ctx context.Context, set *map[string][]chan pollResult, key string, ch chan pollResult, first time.Duration) int {
+	if *set == nil {
+		*set = map[string][]chan pollResult{}
+	}
+	(*set)[key] = append((*set)[key], ch)
+	if !pl.running {
+		pl.running = true
+		go pl.run(context.WithoutCancel(ctx), first)
+	}
+	return pl.rounds
 }
 
 // fresh answers a first describe from the snapshot when it started less
@@ -212,27 +219,14 @@ func (pl *poller) byNameResult(ctx context.Context, name string) (r pollResult, 
 			}
 		}
 	}
-	if pl.byName == nil {
-		pl.byName = map[string][]chan pollResult{}
-	}
-	pl.byName[name] = append(pl.byName[name], ch)
-	asked := pl.rounds
-	if !pl.running {
-		pl.running = true
-		go pl.run(context.WithoutCancel(ctx), gatherWindow)
-	}
+	asked := pl.join(ctx, &pl.byName, name, ch, gatherWindow)
 	pl.mu.Unlock()
 	select {
 	case r := <-ch:
 		r.asked = asked
 		return r, true
 	case <-ctx.Done():
-		pl.mu.Lock()
-		pl.byName[name] = remove(pl.byName[name], ch)
-		if len(pl.byName[name]) == 0 {
-			delete(pl.byName, name)
-		}
-		pl.mu.Unlock()
+		pl.drop(true, name, ch)
 		return pollResult{err: ctx.Err()}, true
 	}
 }
@@ -246,20 +240,20 @@ func remove(list []chan pollResult, ch chan pollResult) []chan pollResult {
 	return list
 }
 
-func (pl *poller) drop(id string, ch chan pollResult) {
+// drop takes a waiter whose context ended out of its waiting set (the
+// by-name one for a first describe); the set is read under the lock, since
+// each round replaces it.
+func (pl *poller) drop(byName bool, key string, ch chan pollResult) {
 	pl.mu.Lock()
 	defer pl.mu.Unlock()
-	list := pl.waiting[id]
-	for i, c := range list {
-		if c == ch {
-			list = append(list[:i], list[i+1:]...)
-			break
-		}
+	set := pl.waiting
+	if byName {
+		set = pl.byName
 	}
-	if len(list) == 0 {
-		delete(pl.waiting, id)
+	if list := remove(set[key], ch); len(list) > 0 {
+		set[key] = list
 	} else {
-		pl.waiting[id] = list
+		delete(set, key)
 	}
 }
 

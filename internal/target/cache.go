@@ -5,9 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/stacker-go/stacker/internal/privfile"
 )
 
 // The on-disk cache holds MFA sessions and assumed-role credentials across
@@ -101,32 +100,14 @@ func readCacheEntry(path string) (cacheEntry, bool) {
 	return e, true
 }
 
+// writeCacheEntry writes one entry to path, a file of dir (privfile: 0600
+// in a 0700 directory, whole or not at all).
 func writeCacheEntry(dir, path string, e cacheEntry) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	_ = os.Chmod(dir, 0o700)
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return privfile.Write(dir, filepath.Base(path), b)
 }
 
 // DeployCacheDir is where build keeps its deploy records (what it last
@@ -154,25 +135,9 @@ func ClearCache(dir string) (int, error) {
 		}
 		dir = d
 	}
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
-	}
+	n, err := privfile.Clear(dir)
 	if err != nil {
-		return 0, fmt.Errorf("read credential cache %s: %w", dir, err)
-	}
-	n := 0
-	for _, e := range entries {
-		name := e.Name()
-		if e.IsDir() || !(strings.HasSuffix(name, ".json") || strings.HasPrefix(name, ".tmp-")) {
-			continue
-		}
-		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return n, fmt.Errorf("clear credential cache: %w", err)
-		}
-		if strings.HasSuffix(name, ".json") {
-			n++
-		}
+		return n, fmt.Errorf("clear credential cache %s: %w", dir, err)
 	}
 	return n, nil
 }
