@@ -152,7 +152,7 @@ func runBuild(ctx context.Context, f *Factory, o *BuildOptions) error {
 	}
 	do.Force, do.MaxParallel, do.Tail, do.InProgress, do.Approve = o.Force, o.MaxParallel, o.Tail, o.InProgress, o.Approve
 	if !o.NoDeployCache {
-		if dir, err := target.DeployCacheDir(); err == nil {
+		if dir, err := target.DeployCacheDir(f.getenv); err == nil {
 			do.DeployRecords = dir
 		} else {
 			slog.Debug("no-change detection off: " + err.Error())

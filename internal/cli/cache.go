@@ -36,7 +36,8 @@ credential cache, or ` + target.EnvDeployCache + `). build --no-deploy-cache or
 		Short: "Print the credential cache directory, then the deploy record directory",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			for _, f := range []func() (string, error){target.CacheDir, target.DeployCacheDir} {
+			deployDir := func() (string, error) { return target.DeployCacheDir(nil) }
+			for _, f := range []func() (string, error){target.CacheDir, deployDir} {
 				dir, err := f()
 				if err != nil {
 					return &ExitError{Code: ExitFailed, Err: err}
@@ -60,7 +61,7 @@ credential cache, or ` + target.EnvDeployCache + `). build --no-deploy-cache or
 				return &ExitError{Code: ExitFailed, Err: err}
 			}
 			fmt.Fprintf(stdio.ErrOut, "removed %d cached credential(s) from %s\n", n, dir)
-			dir, err = target.DeployCacheDir()
+			dir, err = target.DeployCacheDir(nil)
 			if err != nil {
 				return &ExitError{Code: ExitFailed, Err: err}
 			}

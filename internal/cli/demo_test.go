@@ -3,7 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -11,8 +13,13 @@ import (
 // TestDemoLeavesTheProcessAlone runs the demo in process with a hostile
 // environment: its runs see only the demo's environment (never the
 // process's AWS_PROFILE or endpoint), and the process's environment and
-// working directory are the same afterwards.
+// working directory are the same afterwards, and nothing is written in the
+// user's home (no cached credentials, no deploy records of the sandbox's
+// short-lived stacks).
 func TestDemoLeavesTheProcessAlone(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CACHE_HOME", "")
 	hostile := map[string]string{
 		"AWS_PROFILE": "no-such-profile", "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
 		"AWS_CONFIG_FILE": "/nonexistent/config", "AWS_ACCESS_KEY_ID": "AKIAPROCESS", "AWS_SECRET_ACCESS_KEY": "processsecret",
@@ -43,4 +50,10 @@ func TestDemoLeavesTheProcessAlone(t *testing.T) {
 	if now, _ := os.Getwd(); now != wd {
 		t.Errorf("working directory %q, want %q (untouched)", now, wd)
 	}
+	_ = filepath.WalkDir(home, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			t.Errorf("the demo wrote %s in the user's home", p)
+		}
+		return nil
+	})
 }

@@ -157,6 +157,9 @@ func Run(ctx context.Context, o Options) error {
 		"AWS_ENDPOINT_URL":            url,
 		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "no-credentials"),
 		"AWS_EC2_METADATA_DISABLED":   "true",
+		// The sandbox's stacks live only as long as the demo: no deploy
+		// records for them in the user's cache.
+		"STACKER_NO_DEPLOY_CACHE": "1",
 	}}
 
 	var buildOut io.Writer = io.Discard

@@ -113,9 +113,13 @@ func writeCacheEntry(dir, path string, e cacheEntry) error {
 // DeployCacheDir is where build keeps its deploy records (what it last
 // deployed to each stack, for no-change detection: cfn.Records): "deployed"
 // under the tool's cache root (the user cache directory's "stacker", next
-// to the credential cache), or EnvDeployCache.
-func DeployCacheDir() (string, error) {
-	if d := os.Getenv(EnvDeployCache); d != "" {
+// to the credential cache), or EnvDeployCache as getenv reads it (the
+// run's environment: nil reads the process's).
+func DeployCacheDir(getenv func(string) string) (string, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if d := getenv(EnvDeployCache); d != "" {
 		return d, nil
 	}
 	d, err := os.UserCacheDir()
