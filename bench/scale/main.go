@@ -9,7 +9,7 @@
 // calls per stack and the stacker process's peak RSS. It is a benchmark,
 // not a test: nothing asserts on the figures.
 //
-//	go run ./bench/scale [-scenarios build,nochange,destroy,j,big] [-stacks 300] ...
+//	go run ./bench/scale [-scenarios build,nochange,destroy,j,big] [-stacks 300] [-tty] ...
 package main
 
 import (
@@ -369,8 +369,23 @@ type result struct {
 	describe int64
 }
 
-// writeRate is stacker's --write-rate (0: its default), set by -write-rate.
-var writeRate float64
+// writeRate is stacker's --write-rate (0: its default), set by -write-rate;
+// onTTY runs stacker with stderr on a terminal (-tty).
+var (
+	writeRate float64
+	onTTY     bool
+)
+
+// tailWriter keeps the last 3,000 bytes written to it.
+type tailWriter struct{ b []byte }
+
+func (w *tailWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	if len(w.b) > 3000 {
+		w.b = w.b[len(w.b)-3000:]
+	}
+	return len(p), nil
+}
 
 // runStacker runs the binary and reads its API stats.
 func runStacker(bin, dir, awsConfig string, args ...string) (result, error) {
@@ -382,17 +397,24 @@ func runStacker(bin, dir, awsConfig string, args ...string) (result, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "AWS_CONFIG_FILE="+awsConfig, "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "none"),
-		"HOME="+dir, "STACKER_NO_CREDENTIAL_CACHE=1", "NO_COLOR=1", "STACKER_API_STATS="+stats)
-	var errOut strings.Builder
-	cmd.Stderr = &errOut
-	start := time.Now()
-	err := cmd.Run()
+		"HOME="+dir, "STACKER_NO_CREDENTIAL_CACHE=1", "STACKER_API_STATS="+stats)
+	var errOut tailWriter
+	var err error
+	var start time.Time
+	if onTTY {
+		// A person's terminal: stderr on a pty, so the live view draws.
+		cmd.Env = append(cmd.Env, "TERM=xterm")
+		start = time.Now()
+		err = runOnTTY(cmd, &errOut)
+	} else {
+		cmd.Env = append(cmd.Env, "NO_COLOR=1")
+		cmd.Stderr = &errOut
+		start = time.Now()
+		err = cmd.Run()
+	}
 	res := result{wall: time.Since(start), rssMB: float64(benchutil.PeakRSSKiB(cmd.ProcessState)) / 1024}
 	if err != nil {
-		tail := errOut.String()
-		if len(tail) > 3000 {
-			tail = tail[len(tail)-3000:]
-		}
+		tail := string(errOut.b)
 		return res, fmt.Errorf("stacker %s: %v\n%s", strings.Join(args, " "), err, tail)
 	}
 	var st struct {
@@ -445,6 +467,7 @@ func main() {
 	rps := flag.Float64("rate", 5, "Describe* calls per second the sandbox allows per account, region and action")
 	burst := flag.Int("burst", 10, "the sandbox's burst of Describe* calls")
 	flag.Float64Var(&writeRate, "write-rate", 0, "stacker's --write-rate (0: its default, 2 per second per account and region)")
+	flag.BoolVar(&onTTY, "tty", false, "run stacker on a pseudo-terminal (its live view), as a person at a terminal would")
 	scen := flag.String("scenarios", "build,nochange,destroy,j,big", "scenarios to run, comma-separated")
 	flag.Parse()
 	if err := run(s, *big, *bigMin, *bigMax, *j, *rps, *burst, strings.Split(*scen, ",")); err != nil {
@@ -479,6 +502,9 @@ func run(s shape, big int, bigMin, bigMax time.Duration, j int, rps float64, bur
 	wr := "stacker's default write rate"
 	if writeRate > 0 {
 		wr = fmt.Sprintf("--write-rate %v", writeRate)
+	}
+	if onTTY {
+		wr += "; stacker on a terminal (live view)"
 	}
 	fmt.Printf("Describe* throttled at %.0f calls/s, burst %d, per account, region and action; %d accounts x %d regions; %s\n", rps, burst, s.accounts, s.regions, wr)
 	fmt.Printf("%-22s %5s %9s %9s %-9s %6s %7s %9s %9s %9s  %s\n", "scenario", "stacks", "makespan", "bound", "", "ratio", "calls/st", "throt/st", "descr/st", "peak RSS", "goal")

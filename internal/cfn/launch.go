@@ -106,8 +106,11 @@ type StackDeps struct {
 	// Events receives the provider's FailureReason and Message events and,
 	// with Tail, a ResourceEvent for every new stack event. Nil drops them.
 	Events event.Sink
-	// Tail asks for resource events while the stack changes (--tail).
-	Tail bool
+	// Tail asks for resource events while the stack changes (--tail, or a
+	// live view). TailSpare, for a live view without --tail, reads them
+	// only when the API budget can spare the calls, at most every 2 s per
+	// stack: what the view shows must never slow down the build.
+	Tail, TailSpare bool
 	// Converse asks a person (Interactive, Protected); nil when there is
 	// no terminal.
 	Converse Converse
@@ -204,7 +207,7 @@ func (d *StackDeps) tailer(p *Provider, name, fqn string) *tailer {
 		return nil
 	}
 	ref := d.stack(name, fqn)
-	return &tailer{seen: map[string]bool{}, since: p.now().Add(-time.Second), emit: func(e Event) {
+	return &tailer{seen: map[string]bool{}, since: p.now().Add(-time.Second), spare: d.TailSpare, emit: func(e Event) {
 		d.Events.Emit(event.ResourceEvent{
 			Time: p.now(), Stack: ref, EventTime: e.Time, EventID: e.ID, LogicalID: e.LogicalID,
 			PhysicalID: e.PhysicalID, ResourceType: e.ResourceType, Status: e.Status, Reason: e.Reason, StackLevel: e.StackLevel,

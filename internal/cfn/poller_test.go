@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/stacker-go/stacker/internal/priority"
 )
 
 // throttledCFN answers DescribeStacks only, throttling a fraction of the
@@ -214,6 +215,63 @@ func TestPollerSpendFollowsTheWaitingStacksAndTheBacklog(t *testing.T) {
 			got := p.poll.interval(1, tc.waiting)
 			if d := got - tc.want; d < -time.Millisecond || d > time.Millisecond {
 				t.Errorf("interval(1 call, %d waiting) = %v, want %v", tc.waiting, got, tc.want)
+			}
+		})
+	}
+}
+
+// spareAPI refuses DescribeStackEvents as a budget with nothing to spare
+// would (priority.ErrNotSpared) while refuse is set, and records whether
+// each call was marked spare.
+type spareAPI struct {
+	*fakeCFN
+	refuse bool
+	spare  []bool
+}
+
+func (a *spareAPI) DescribeStackEvents(ctx context.Context, in *cloudformation.DescribeStackEventsInput, o ...func(*cloudformation.Options)) (*cloudformation.DescribeStackEventsOutput, error) {
+	a.spare = append(a.spare, priority.IsSpare(ctx))
+	if a.refuse && priority.IsSpare(ctx) {
+		return nil, priority.ErrNotSpared
+	}
+	return a.fakeCFN.DescribeStackEvents(ctx, in, o...)
+}
+
+// A live view's tail (TailSpare) reads a stack's events as spare calls, at
+// most every 2 s; a call the budget could not spare is tried again on the
+// next poll, not 2 s later. --tail's reads are ordinary calls, every poll.
+func TestLiveViewTailReadsOnlySpareCallsEveryTwoSeconds(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		spare     bool
+		refuse    bool
+		wantCalls int // of 5 polls, 1 s apart
+		wantEmits int
+	}{
+		{"live view", true, false, 3, 1},               // at 0, 2 and 4 s
+		{"live view, nothing spare", true, true, 5, 0}, // tried every poll, none read
+		{"--tail", false, false, 5, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake()
+			s := f.put("ns-a", "CREATE_IN_PROGRESS")
+			clock := &testClock{t: f.now}
+			api := &spareAPI{fakeCFN: f, refuse: tc.refuse}
+			p := New(api, Options{Sleep: noSleep, Now: clock.now})
+			f.event(s, "Handle", "AWS::CloudFormation::WaitConditionHandle", "CREATE_IN_PROGRESS", "")
+			emits := 0
+			tl := &tailer{seen: map[string]bool{}, spare: tc.spare, emit: func(Event) { emits++ }}
+			for range 5 {
+				tl.poll(context.Background(), p, s.id)
+				clock.add(time.Second)
+			}
+			if len(api.spare) != tc.wantCalls || emits != tc.wantEmits {
+				t.Errorf("%d DescribeStackEvents, %d events emitted; want %d, %d", len(api.spare), emits, tc.wantCalls, tc.wantEmits)
+			}
+			for i, sp := range api.spare {
+				if sp != tc.spare {
+					t.Errorf("call %d spare=%v, want %v", i+1, sp, tc.spare)
+				}
 			}
 		})
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/stacker-go/stacker/internal/event"
+	"github.com/stacker-go/stacker/internal/priority"
 )
 
 // Stack is what the provider knows of one CloudFormation stack.
@@ -330,16 +331,33 @@ type tailer struct {
 	seen  map[string]bool
 	since time.Time
 	emit  func(Event)
+	// spare marks a tail that only feeds a live view (StackDeps.TailSpare):
+	// its reads go only when the budget can spare them
+	// (priority.WithSpare), at most every spareEvery per stack; last is
+	// when it last read.
+	spare bool
+	last  time.Time
 }
+
+// spareEvery is how often a live view's tail may read a stack's events
+// (AWS CDK polls events every 2 s).
+const spareEvery = 2 * time.Second
 
 func (t *tailer) poll(ctx context.Context, p *Provider, stackID string) {
 	if t == nil {
 		return
 	}
+	if t.spare {
+		if !t.last.IsZero() && p.now().Sub(t.last) < spareEvery {
+			return
+		}
+		ctx = priority.WithSpare(ctx)
+	}
 	evs, err := p.Events(ctx, stackID)
 	if err != nil {
 		return
 	}
+	t.last = p.now()
 	for _, e := range evs {
 		if t.seen[e.ID] || e.Time.Before(t.since) {
 			continue

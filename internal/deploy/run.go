@@ -156,6 +156,7 @@ func (r *run) stackDeps(st *config.Stack, prepare func(ctx context.Context) (*cf
 		CheckAccount: r.guard(st),
 		Events:       r.events,
 		Tail:         r.o.Tail || r.o.Resources,
+		TailSpare:    !r.o.Tail && r.o.Resources,
 	}
 }
 

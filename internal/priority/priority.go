@@ -10,6 +10,7 @@ package priority
 
 import (
 	"context"
+	"errors"
 	"math"
 )
 
@@ -37,3 +38,23 @@ func From(ctx context.Context) float64 {
 	}
 	return None
 }
+
+type spareKey struct{}
+
+// WithSpare marks the calls made with ctx as spare: each goes only when
+// the budget can spare it at once (a token free, nobody queued, and a
+// reserve left for the calls that matter), else it fails at once with
+// ErrNotSpared instead of waiting. The live view's resource events are
+// read so: they must never slow down the polls that see stacks finish.
+func WithSpare(ctx context.Context) context.Context {
+	return context.WithValue(ctx, spareKey{}, true)
+}
+
+// IsSpare reports whether ctx marks its calls as spare (WithSpare).
+func IsSpare(ctx context.Context) bool {
+	b, _ := ctx.Value(spareKey{}).(bool)
+	return b
+}
+
+// ErrNotSpared is a spare call's error when the budget had none to spare.
+var ErrNotSpared = errors.New("the API budget has no call to spare")

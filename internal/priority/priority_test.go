@@ -26,3 +26,17 @@ func TestWithFrom(t *testing.T) {
 		t.Errorf("Top %v must rank above and None %v below every chain length", Top, None)
 	}
 }
+
+func TestSpare(t *testing.T) {
+	ctx := context.Background()
+	if IsSpare(ctx) {
+		t.Error("a plain context is spare")
+	}
+	s := WithSpare(With(ctx, 3))
+	if !IsSpare(s) || !IsSpare(context.WithoutCancel(s)) {
+		t.Error("WithSpare is not seen by IsSpare, or not inherited")
+	}
+	if From(s) != 3 {
+		t.Errorf("WithSpare lost the priority: %v", From(s))
+	}
+}

@@ -136,6 +136,12 @@ func (l *Limiter) Wait(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if priority.IsSpare(ctx) {
+		if l.spare() {
+			return nil
+		}
+		return priority.ErrNotSpared
+	}
 	w, ok := l.enqueue(priority.From(ctx))
 	if ok {
 		return nil
@@ -164,6 +170,20 @@ func (l *Limiter) enqueue(p float64) (*waiter, bool) {
 	heap.Push(&l.queue, w)
 	l.kick()
 	return w, false
+}
+
+// spare takes a token for a spare call (priority.WithSpare) when nobody
+// waits and, after it, at least half the burst is left for the calls that
+// matter (the status poller's next round).
+func (l *Limiter) spare() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.refill(l.clock.Now())
+	if len(l.queue) > 0 || l.tokens < 1+float64(l.burst/2)-tokenEpsilon {
+		return false
+	}
+	l.tokens--
+	return true
 }
 
 // leave takes a waiter whose context ended out of the queue; when it was

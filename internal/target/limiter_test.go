@@ -328,3 +328,44 @@ func TestLimiterUnderLoad(t *testing.T) {
 	})
 	eventually(t, "no goroutine left", func() bool { return runtime.NumGoroutine() <= before })
 }
+
+// A spare call (the live view's events) goes only while the bucket keeps
+// half its burst after it and nobody waits; otherwise it fails at once
+// with priority.ErrNotSpared, never queueing or taking a token a status
+// poll would need.
+func TestLimiterSpareCallsTakeOnlyWhatIsSpare(t *testing.T) {
+	c := newFakeClock()
+	l := newLimiterClock(4, c) // burst 10
+	spare := priority.WithSpare(context.Background())
+	for i := range 5 {
+		if err := l.Wait(spare); err != nil {
+			t.Fatalf("spare call %d of a bucket holding %d: %v", i+1, 10-i, err)
+		}
+	}
+	// 5 tokens left: a spare call would leave 4, under half the burst.
+	if err := l.Wait(spare); !errors.Is(err, priority.ErrNotSpared) {
+		t.Fatalf("spare call with 5 tokens left: %v, want ErrNotSpared", err)
+	}
+	// Every token left still serves ordinary calls at once.
+	for i := range 5 {
+		if _, ok := l.enqueue(1); !ok {
+			t.Fatalf("ordinary call %d waited after spare calls were refused", i+1)
+		}
+	}
+	// An ordinary call waits for the next token: no spare call meanwhile.
+	out := make(chan served, 1)
+	queueWaits(t, context.Background(), l, out, []string{"poll"}, []float64{priority.Top})
+	if err := l.Wait(spare); !errors.Is(err, priority.ErrNotSpared) {
+		t.Fatalf("spare call while a call waits: %v, want ErrNotSpared", err)
+	}
+	if got := next(t, c, l, out); got.name != "poll" || got.err != nil {
+		t.Fatalf("the waiting call got %+v", got)
+	}
+	c.Advance(3 * time.Second) // refilled to the burst
+	if err := l.Wait(spare); err != nil {
+		t.Fatalf("spare call of a refilled bucket: %v", err)
+	}
+	if l.queued() != 0 {
+		t.Fatal("a spare call queued")
+	}
+}
