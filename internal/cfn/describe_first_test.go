@@ -378,12 +378,7 @@ func TestLaunchRecoversFromAStaleSnapshot(t *testing.T) {
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("statuses:\n got %q\nwant %q", got, tc.want)
 			}
-			var muts []string
-			for _, c := range f.calls {
-				if !strings.HasPrefix(c, "Describe") {
-					muts = append(muts, c)
-				}
-			}
+			muts := mutations(f)
 			if !slices.Equal(muts, tc.calls) {
 				t.Errorf("mutating calls %q, want %q", muts, tc.calls)
 			}

@@ -82,12 +82,7 @@ func runLaunch(t *testing.T, tc launchCase) {
 		t.Errorf("statuses:\n got %q\nwant %q", got, tc.want)
 	}
 	if tc.calls != nil {
-		var muts []string
-		for _, c := range f.calls {
-			if !strings.HasPrefix(c, "Describe") {
-				muts = append(muts, c)
-			}
-		}
+		muts := mutations(f)
 		if !slices.Equal(muts, tc.calls) {
 			t.Errorf("mutating calls: got %q want %q", muts, tc.calls)
 		}
