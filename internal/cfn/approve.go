@@ -134,13 +134,20 @@ func refused(err error, outputs map[string]string) Outcome {
 // change set was executed (the caller waits for the stack as after
 // UpdateStack); otherwise o is the stack's outcome: nochange, canceled
 // execution, or failed. The change set is never left behind: it is
-// executed or deleted, also when asking fails or is interrupted.
-func (p *Provider) changeSetUpdate(ctx context.Context, s *LaunchSpec, st *Stack, req *Request, params []types.Parameter, report func(engine.Status)) (o Outcome, ok bool) {
+// executed or deleted, also when asking fails or is interrupted. When
+// CloudFormation refuses to create the change set because st was out of
+// date (isStale: the stack is gone, or someone else is changing it),
+// nothing has been asked or changed and o is the zero Outcome: launch reads
+// the stack again and decides anew.
+func (p *Provider) changeSetUpdate(ctx context.Context, s *LaunchSpec, st *Stack, req *Request, params []types.Parameter, report func(engine.Status), isStale func(error) bool) (o Outcome, ok bool) {
 	cs, err := p.CreateChangeSet(ctx, &ChangeSetSpec{
 		FQN: s.FQN, Type: types.ChangeSetTypeUpdate, Prefix: "stacker", Request: req, Parameters: params,
 		Tags: s.Tags, RoleARN: s.RoleARN, NotificationARNs: s.NotificationARNs,
 	})
 	if err != nil {
+		if isStale(err) {
+			return Outcome{}, false
+		}
 		return failedErr(err), false
 	}
 	defer func() {

@@ -367,6 +367,16 @@ func (f *fakeCFN) CreateChangeSet(ctx context.Context, in *cloudformation.Create
 	}
 	name := aws.ToString(in.StackName)
 	s := f.find(name)
+	if in.ChangeSetType == types.ChangeSetTypeUpdate || in.ChangeSetType == "" {
+		// CloudFormation's answers for an update of a stack that is gone or
+		// being changed.
+		if s == nil || s.status == "DELETE_COMPLETE" {
+			return nil, apiErr("ValidationError", "Stack ["+name+"] does not exist")
+		}
+		if !updatable[s.status] {
+			return nil, apiErr("ValidationError", "Stack:"+s.id+" is in "+s.status+" state and can not be updated.")
+		}
+	}
 	if s == nil {
 		s = f.put(name, "REVIEW_IN_PROGRESS")
 	}

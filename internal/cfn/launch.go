@@ -428,8 +428,11 @@ func (p *Provider) launchFrom(ctx context.Context, s *LaunchSpec, st *Stack, wai
 			return failedErr(&CallError{Op: "create stack", Err: err})
 		}
 	} else if s.asks() {
-		o, ok := p.changeSetUpdate(ctx, s, st, req, params, report)
+		o, ok := p.changeSetUpdate(ctx, s, st, req, params, report, isStale)
 		if !ok {
+			if stale != nil && *stale {
+				return Outcome{}
+			}
 			if o.Status.Reason == ReasonNoChange {
 				p.remember(s, st, req)
 			}
