@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/logging"
+	"github.com/stacker-go/stacker/internal/awserr"
 )
 
 // defaultRegion is used for STS calls when neither the target, the
@@ -350,8 +351,9 @@ func hopCache(p aws.CredentialsProvider) *aws.CredentialsCache {
 // credentials yet and returns it to every later caller, so all the targets
 // the hop stops share one cause (one STS call, one request id) whatever
 // the order and timing in which they ask. A cancelled or timed-out call is
-// not remembered, nor is a failed renewal of a hop that has given
-// credentials before (the next caller retries it).
+// not remembered, nor a transient failure (throttled, 5xx, a dropped
+// connection: the SDK's retries ran out, the next caller tries again), nor
+// a failed renewal of a hop that has given credentials before.
 type firstFailure struct {
 	inner aws.CredentialsProvider
 
@@ -373,7 +375,7 @@ func (p *firstFailure) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	switch {
 	case err == nil:
 		p.ok = true
-	case !p.ok && ctx.Err() == nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded):
+	case !p.ok && ctx.Err() == nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && !awserr.IsTransient(err):
 		p.err = err
 	}
 	return c, err

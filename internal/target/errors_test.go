@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/aws/smithy-go"
 	"os"
 	"path/filepath"
 	"slices"
@@ -86,6 +87,7 @@ func (p *scriptedProvider) Retrieve(context.Context) (aws.Credentials, error) {
 
 func TestFirstFailureIsTheHopsAnswer(t *testing.T) {
 	denied, throttled := errors.New("AccessDenied, request id 1"), errors.New("Throttling, request id 2")
+	sdkThrottle := &smithy.GenericAPIError{Code: "Throttling", Message: "Rate exceeded"}
 	tests := []struct {
 		name      string
 		answers   []error
@@ -96,6 +98,7 @@ func TestFirstFailureIsTheHopsAnswer(t *testing.T) {
 		{"a cancelled call is not", []error{context.Canceled, denied}, []error{context.Canceled, denied, denied}, 2},
 		{"a timed-out call is not", []error{fmt.Errorf("assume role: %w", context.DeadlineExceeded), nil, nil}, []error{context.DeadlineExceeded, nil, nil}, 3},
 		{"a failed renewal after credentials is not", []error{nil, throttled, nil}, []error{nil, throttled, nil}, 3},
+		{"a transient failure is not", []error{sdkThrottle, denied}, []error{sdkThrottle, denied, denied}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
