@@ -3,20 +3,10 @@ package builtin_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/base64"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
@@ -24,43 +14,8 @@ import (
 	"github.com/stacker-go/stacker/internal/cli"
 	"github.com/stacker-go/stacker/internal/sandbox/sandboxtest"
 	"github.com/stacker-go/stacker/internal/target/ec2query"
+	"github.com/stacker-go/stacker/internal/testkeys"
 )
-
-// sshRSAPublicKey returns a new RSA public key in authorized_keys form.
-func sshRSAPublicKey(t *testing.T) string {
-	t.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, n := big.NewInt(int64(k.E)).Bytes(), k.N.Bytes()
-	if n[0]&0x80 != 0 {
-		n = append([]byte{0}, n...)
-	}
-	var blob []byte
-	for _, f := range [][]byte{[]byte("ssh-rsa"), e, n} {
-		l := len(f)
-		blob = append(blob, byte(l>>24), byte(l>>16), byte(l>>8), byte(l))
-		blob = append(blob, f...)
-	}
-	return "ssh-rsa " + base64.StdEncoding.EncodeToString(blob) + " deploy@example\n"
-}
-
-func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "www.example.com"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kd, _ := x509.MarshalPKCS8PrivateKey(k)
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd})
-}
 
 const keypairConfig = `namespace: kp
 stacker_bucket: ""
@@ -109,10 +64,10 @@ Outputs:
 func TestKeypairAndServerCertHooksAgainstTheSandbox(t *testing.T) {
 	env := sandboxtest.Start(t)
 	dir := t.TempDir()
-	cert, key := selfSigned(t)
+	cert, key := testkeys.SelfSigned(t)
 	files := map[string][]byte{
 		"stacker.yaml": []byte(keypairConfig), "app.yaml": []byte(keypairTemplate),
-		"keys/deploy.pub": []byte(sshRSAPublicKey(t)), "certs/www.crt": cert, "certs/www.key": key,
+		"keys/deploy.pub": []byte(testkeys.SSHPublicKey(t)), "certs/www.crt": cert, "certs/www.key": key,
 	}
 	for name, b := range files {
 		p := filepath.Join(dir, name)

@@ -2,18 +2,10 @@ package e2e
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
@@ -23,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/stacker-go/stacker/internal/target/ec2query"
+	"github.com/stacker-go/stacker/internal/testkeys"
 )
 
 // hooksConfig runs every built-in hook moto implements (and a Python hook
@@ -116,24 +109,14 @@ const pyHook = `def make_bucket(provider, context, **kwargs):
 func writeHooksProject(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "www.example.com"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kd, _ := x509.MarshalPKCS8PrivateKey(k)
+	certPEM, keyPEM := testkeys.SelfSigned(t)
 	files := map[string]string{
 		"stacker.yaml":       hooksConfig,
 		"templates/app.yaml": hooksTemplate,
 		"lambda/index.py":    "def handler(event, context):\n    return 'hi'\n",
 		"lib/pyhooks.py":     pyHook,
-		"certs/www.crt":      string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		"certs/www.key":      string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd})),
+		"certs/www.crt":      string(certPEM),
+		"certs/www.key":      string(keyPEM),
 	}
 	for name, body := range files {
 		p := filepath.Join(dir, name)

@@ -5,26 +5,17 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/base64"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 
 	"github.com/stacker-go/stacker/internal/sandbox/sandboxtest"
 	"github.com/stacker-go/stacker/internal/target/ec2query"
+	"github.com/stacker-go/stacker/internal/testkeys"
 )
 
 // The keypair hook without public_key_path or ssm_parameter_name asks on
@@ -44,26 +35,6 @@ stacks:
     variables:
       Input: ${hook_data kp::key_name}
 `
-
-// sshPublicKey is a new RSA public key in authorized_keys form.
-func sshPublicKey(t *testing.T) string {
-	t.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, n := big.NewInt(int64(k.E)).Bytes(), k.N.Bytes()
-	if n[0]&0x80 != 0 {
-		n = append([]byte{0}, n...)
-	}
-	var blob []byte
-	for _, f := range [][]byte{[]byte("ssh-rsa"), e, n} {
-		l := len(f)
-		blob = append(blob, byte(l>>24), byte(l>>16), byte(l>>8), byte(l))
-		blob = append(blob, f...)
-	}
-	return "ssh-rsa " + base64.StdEncoding.EncodeToString(blob) + " deploy@example\n"
-}
 
 func keyPairExists(t *testing.T, env *sandboxtest.Env, name string) bool {
 	t.Helper()
@@ -131,7 +102,7 @@ func TestKeypairHookAsksOnATerminal(t *testing.T) {
 	})
 
 	t.Run("import", func(t *testing.T) {
-		pub := sshPublicKey(t)
+		pub := testkeys.SSHPublicKey(t)
 		if err := os.WriteFile(filepath.Join(dir, "deploy.pub"), []byte(pub), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -193,22 +164,8 @@ stacks:
 func TestServerCertHookAsksOnATerminal(t *testing.T) {
 	env := sandboxtest.Start(t)
 	dir := writeProject(t, certPTYConfig)
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "www.example.com"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kd, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd})
-	if err := os.WriteFile(filepath.Join(dir, "www.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+	certPEM, keyPEM := testkeys.SelfSigned(t)
+	if err := os.WriteFile(filepath.Join(dir, "www.crt"), certPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "www.key"), keyPEM, 0o600); err != nil {
