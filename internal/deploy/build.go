@@ -132,8 +132,8 @@ func (r *run) prepareWith(ctx context.Context, st *config.Stack, fqn string, dif
 		return nil, err
 	}
 	req := &cfn.Request{Declared: tpl.Parameters, Values: tpl.ParameterValues, Outputs: tpl.Outputs}
-	if !diff {
-		req.NoteTemplate(tpl.Body) // no-change detection (cfn.Records)
+	if !diff && r.o.DeployRecords != "" {
+		req.NoteTemplate(tpl.Body) // no-change detection (cfn.Records): only when records are kept
 	}
 	if diff {
 		defs, err := cfn.OutputDefinitions(string(tpl.Body))
