@@ -336,11 +336,12 @@ func (pl *poller) run(ctx context.Context, first time.Duration) {
 		for n := range names {
 			nameList = append(nameList, n)
 		}
+		waiting := len(ids) + len(nameList)
 		var results, byName map[string]pollResult
-		if noListing || pl.perStackCheaper(len(ids)+len(nameList), pages) {
+		if noListing || pl.perStackCheaper(waiting, pages) {
 			results = pl.perStack(ctx, ids)
 			byName = pl.perStack(ctx, nameList)
-			cost = len(ids) + len(nameList)
+			cost = waiting
 		} else {
 			results, byName = pl.listing(ctx, ids, nameList)
 			pl.mu.Lock()
@@ -348,7 +349,7 @@ func (pl *poller) run(ctx context.Context, first time.Duration) {
 			pl.mu.Unlock()
 		}
 		pl.mu.Lock()
-		pl.lastCost, pl.lastWaiting = cost, len(ids)+len(nameList)
+		pl.lastCost, pl.lastWaiting = cost, waiting
 		pl.mu.Unlock()
 		for _, set := range []struct {
 			waiters map[string][]chan pollResult
@@ -362,7 +363,7 @@ func (pl *poller) run(ctx context.Context, first time.Duration) {
 				}
 			}
 		}
-		wait = pl.interval(cost, len(ids)+len(nameList))
+		wait = pl.interval(cost, waiting)
 	}
 }
 
